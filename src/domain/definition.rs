@@ -1,0 +1,373 @@
+//! A session definition: what the organiser prepared (title, agenda, draft texts, settings),
+//! parsed at the edge into types that cannot hold an invalid value.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_AGENDA_ITEMS: usize = 100;
+pub const MAX_DRAFTS: usize = 100;
+pub const MAX_DRAFT_TEXT: usize = 20_000;
+/// Short fields (reference, venue, speaker names, draft titles): generous, but bounded.
+pub const MAX_SHORT: usize = 200;
+pub const MAX_SPEAKERS: usize = 20;
+pub const MAX_MINUTES: u32 = 24 * 60;
+
+/// The definition as it comes off the wire: every field optional, nothing trusted yet.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefinition {
+    pub title: Option<String>,
+    pub reference: Option<String>,
+    pub venue: Option<String>,
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub languages: Option<Vec<String>>,
+    pub agenda: Option<Vec<RawItem>>,
+    pub drafts: Option<Vec<RawDraft>>,
+    pub settings: Option<RawSettings>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawItem {
+    pub title: Option<String>,
+    pub kind: Option<String>,
+    pub minutes: Option<u32>,
+    pub speakers: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDraft {
+    pub kind: Option<String>,
+    pub title: Option<String>,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub moderate_questions: Option<bool>,
+    pub anonymous_questions: Option<bool>,
+    pub voting: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Intro,
+    Presentation,
+    Debate,
+    Adoption,
+    Other,
+}
+
+impl ItemKind {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "intro" => Self::Intro,
+            "presentation" => Self::Presentation,
+            "debate" => Self::Debate,
+            "adoption" => Self::Adoption,
+            "other" => Self::Other,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DraftKind {
+    Resolution,
+    Recommendation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VotingMode {
+    Open,
+    Roster,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgendaItemDef {
+    pub title: String,
+    pub kind: ItemKind,
+    pub minutes: u32,
+    pub speakers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftDef {
+    pub kind: DraftKind,
+    pub title: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub moderate_questions: bool,
+    pub anonymous_questions: bool,
+    pub voting: VotingMode,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            moderate_questions: true,
+            anonymous_questions: true,
+            voting: VotingMode::Open,
+        }
+    }
+}
+
+/// A valid session definition. The only way to get one is [`SessionDefinition::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionDefinition {
+    pub title: String,
+    pub reference: Option<String>,
+    pub venue: Option<String>,
+    pub starts_at: Option<String>,
+    pub ends_at: Option<String>,
+    pub languages: Vec<String>,
+    pub agenda: Vec<AgendaItemDef>,
+    pub drafts: Vec<DraftDef>,
+    pub settings: Settings,
+}
+
+/// Every problem found in a definition, each with the path of the field, so the organiser
+/// can fix them all in one go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionError(pub Vec<String>);
+
+impl fmt::Display for DefinitionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("; "))
+    }
+}
+
+impl std::error::Error for DefinitionError {}
+
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn text(&mut self, path: &str, value: Option<String>, max: usize, required: bool) -> Option<String> {
+        let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        match value {
+            None if required => {
+                self.0.push(format!("{path} is required"));
+                None
+            }
+            None => None,
+            Some(v) if v.chars().count() > max => {
+                self.0.push(format!("{path} is longer than {max} characters"));
+                None
+            }
+            Some(v) if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+                self.0.push(format!("{path} contains control characters"));
+                None
+            }
+            Some(v) => Some(v),
+        }
+    }
+}
+
+impl SessionDefinition {
+    pub fn parse(raw: RawDefinition) -> Result<Self, DefinitionError> {
+        let mut p = Problems(Vec::new());
+        let title = p.text("title", raw.title, MAX_TITLE, true);
+        let reference = p.text("reference", raw.reference, MAX_SHORT, false);
+        let venue = p.text("venue", raw.venue, MAX_SHORT, false);
+        let starts_at = p.text("starts_at", raw.starts_at, 64, false);
+        let ends_at = p.text("ends_at", raw.ends_at, 64, false);
+        let mut languages = Vec::new();
+        for (i, l) in raw.languages.unwrap_or_default().into_iter().enumerate() {
+            let l = l.trim().to_ascii_lowercase();
+            if l.len() < 2 || l.len() > 8 || !l.chars().all(|c| c.is_ascii_alphabetic() || c == '-') {
+                p.0.push(format!("languages[{i}] is not a language tag"));
+            } else if !languages.contains(&l) {
+                languages.push(l);
+            }
+        }
+        if languages.len() > 10 {
+            p.0.push("languages has more than 10 entries".into());
+        }
+        let raw_agenda = raw.agenda.unwrap_or_default();
+        if raw_agenda.is_empty() {
+            p.0.push("agenda must have at least one item".into());
+        }
+        if raw_agenda.len() > MAX_AGENDA_ITEMS {
+            p.0.push(format!("agenda has more than {MAX_AGENDA_ITEMS} items"));
+        }
+        let mut agenda = Vec::new();
+        for (i, item) in raw_agenda.into_iter().take(MAX_AGENDA_ITEMS).enumerate() {
+            let title = p.text(&format!("agenda[{i}].title"), item.title, MAX_TITLE, true);
+            let kind = match item.kind.as_deref() {
+                None => Some(ItemKind::Other),
+                Some(k) => ItemKind::parse(k).or_else(|| {
+                    p.0.push(format!(
+                        "agenda[{i}].kind must be one of intro, presentation, debate, adoption, other"
+                    ));
+                    None
+                }),
+            };
+            let minutes = item.minutes.unwrap_or(0);
+            if minutes > MAX_MINUTES {
+                p.0.push(format!("agenda[{i}].minutes is more than {MAX_MINUTES}"));
+            }
+            let speakers_raw = item.speakers.unwrap_or_default();
+            if speakers_raw.len() > MAX_SPEAKERS {
+                p.0.push(format!("agenda[{i}].speakers has more than {MAX_SPEAKERS} entries"));
+            }
+            let speakers = speakers_raw
+                .into_iter()
+                .take(MAX_SPEAKERS)
+                .enumerate()
+                .filter_map(|(j, s)| p.text(&format!("agenda[{i}].speakers[{j}]"), Some(s), MAX_SHORT, true))
+                .collect();
+            if let (Some(title), Some(kind)) = (title, kind) {
+                agenda.push(AgendaItemDef {
+                    title,
+                    kind,
+                    minutes,
+                    speakers,
+                });
+            }
+        }
+        let raw_drafts = raw.drafts.unwrap_or_default();
+        if raw_drafts.len() > MAX_DRAFTS {
+            p.0.push(format!("drafts has more than {MAX_DRAFTS} entries"));
+        }
+        let mut drafts = Vec::new();
+        for (i, d) in raw_drafts.into_iter().take(MAX_DRAFTS).enumerate() {
+            let kind = match d.kind.as_deref() {
+                Some("resolution") | None => Some(DraftKind::Resolution),
+                Some("recommendation") => Some(DraftKind::Recommendation),
+                Some(_) => {
+                    p.0.push(format!("drafts[{i}].kind must be resolution or recommendation"));
+                    None
+                }
+            };
+            let title = p.text(&format!("drafts[{i}].title"), d.title, MAX_TITLE, true);
+            let text = p.text(&format!("drafts[{i}].text"), d.text, MAX_DRAFT_TEXT, false);
+            if let (Some(kind), Some(title)) = (kind, title) {
+                drafts.push(DraftDef {
+                    kind,
+                    title,
+                    text: text.unwrap_or_default(),
+                });
+            }
+        }
+        let mut settings = Settings::default();
+        if let Some(s) = raw.settings {
+            settings.moderate_questions = s.moderate_questions.unwrap_or(true);
+            settings.anonymous_questions = s.anonymous_questions.unwrap_or(true);
+            settings.voting = match s.voting.as_deref() {
+                None | Some("open") => VotingMode::Open,
+                Some("roster") => VotingMode::Roster,
+                Some(_) => {
+                    p.0.push("settings.voting must be open or roster".into());
+                    VotingMode::Open
+                }
+            };
+        }
+        match title {
+            Some(title) if p.0.is_empty() => Ok(Self {
+                title,
+                reference,
+                venue,
+                starts_at,
+                ends_at,
+                languages,
+                agenda,
+                drafts,
+                settings,
+            }),
+            _ => Err(DefinitionError(p.0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(title: &str) -> RawItem {
+        RawItem {
+            title: Some(title.into()),
+            kind: None,
+            minutes: Some(5),
+            speakers: None,
+        }
+    }
+
+    #[test]
+    fn a_title_and_one_item_are_enough() {
+        let raw = RawDefinition {
+            title: Some(" Plenary ".into()),
+            agenda: Some(vec![item("Opening")]),
+            ..Default::default()
+        };
+        let def = SessionDefinition::parse(raw).expect("valid");
+        assert_eq!(def.title, "Plenary");
+        assert_eq!(def.agenda[0].kind, ItemKind::Other);
+        assert_eq!(def.settings, Settings::default());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_path() {
+        let raw = RawDefinition {
+            title: Some("x".repeat(201)),
+            agenda: Some(vec![RawItem {
+                title: None,
+                kind: Some("party".into()),
+                minutes: None,
+                speakers: None,
+            }]),
+            drafts: Some(vec![RawDraft {
+                kind: Some("law".into()),
+                title: Some("T".into()),
+                text: Some("y".repeat(20_001)),
+            }]),
+            ..Default::default()
+        };
+        let err = SessionDefinition::parse(raw).expect_err("invalid");
+        let all = err.to_string();
+        for needle in [
+            "title is longer than 200",
+            "agenda[0].title is required",
+            "agenda[0].kind",
+            "drafts[0].kind",
+            "drafts[0].text is longer than 20000",
+        ] {
+            assert!(all.contains(needle), "{needle} missing from {all}");
+        }
+    }
+
+    #[test]
+    fn an_empty_agenda_is_refused() {
+        let raw = RawDefinition {
+            title: Some("T".into()),
+            agenda: Some(vec![]),
+            ..Default::default()
+        };
+        assert!(SessionDefinition::parse(raw)
+            .expect_err("invalid")
+            .to_string()
+            .contains("at least one item"));
+    }
+
+    #[test]
+    fn more_than_a_hundred_items_are_refused() {
+        let raw = RawDefinition {
+            title: Some("T".into()),
+            agenda: Some((0..101).map(|i| item(&format!("i{i}"))).collect()),
+            ..Default::default()
+        };
+        assert!(SessionDefinition::parse(raw)
+            .expect_err("invalid")
+            .to_string()
+            .contains("more than 100 items"));
+    }
+}

@@ -1,0 +1,14 @@
+//! Palabre runs a live deliberative session: a moderator takes the room through its agenda,
+//! participants follow (and later ask, upvote and vote) from their phones, a projector shows
+//! the room where it stands, and a rapporteur keeps the record.
+//!
+//! Module map:
+//! - [`domain`]: the rules, pure and synchronous (definition, session state, commands, events).
+//! - [`protocol`]: the wire types of the WebSocket protocol and the per-role views.
+//! - [`store`]: the [`store::Store`] trait and its Redis and in-memory implementations.
+//! - [`live`]: per-session fan-out hubs and the WebSocket connection loop.
+//! - [`http`]: routes, credentials, errors, embedded web pages.
+//! - [`config`]: command line and environment.
+//! - [`app`]: wires it all into a router and serves it.
+
+pub mod domain;
