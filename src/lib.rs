@@ -12,3 +12,5 @@
 //! - [`app`]: wires it all into a router and serves it.
 
 pub mod domain;
+pub mod protocol;
+pub mod store;

@@ -1,0 +1,238 @@
+//! The embedded store: everything in one process's memory, behind one std `Mutex` that is
+//! never held across an `.await`. State is lost at exit; one instance only.
+
+use super::{Applied, Credentials, Feed, Participant, SessionSummary, Store, StoreError, FEED_CAPACITY};
+use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, PRESENCE_TTL_MS};
+use crate::domain::session::Sequenced;
+use crate::domain::{Command, Role, Session};
+use async_trait::async_trait;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast;
+
+struct Entry {
+    session: Session,
+    credentials: Credentials,
+    events: VecDeque<Sequenced>,
+    participants: HashMap<String, Participant>,
+    /// Command id → (seq it was acknowledged with, when it may be forgotten).
+    cmds: HashMap<String, (u64, Instant)>,
+    presence: HashMap<String, (u64, u64, i64)>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sessions: HashMap<String, Entry>,
+    codes: HashMap<String, String>,
+}
+
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    feed: broadcast::Sender<Feed>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            feed: broadcast::channel(FEED_CAPACITY).0,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied command: state is only
+        // replaced whole. So a poisoned lock is still safe to use.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, msg: Feed) {
+        // No receiver is fine: no instance is listening yet.
+        let _ = self.feed.send(msg);
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn create(&self, session: &Session, credentials: &Credentials) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.codes.contains_key(&session.code) {
+            return Err(StoreError::CodeTaken);
+        }
+        inner.codes.insert(session.code.clone(), session.id.clone());
+        inner.sessions.insert(
+            session.id.clone(),
+            Entry {
+                session: session.clone(),
+                credentials: credentials.clone(),
+                events: VecDeque::new(),
+                participants: HashMap::new(),
+                cmds: HashMap::new(),
+                presence: HashMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        Ok(self.lock().sessions.get(id).map(|e| e.session.clone()))
+    }
+
+    async fn credentials(&self, id: &str) -> Result<Option<Credentials>, StoreError> {
+        Ok(self.lock().sessions.get(id).map(|e| e.credentials.clone()))
+    }
+
+    async fn resolve_code(&self, code: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().codes.get(code).cloned())
+    }
+
+    async fn list(&self) -> Result<Vec<SessionSummary>, StoreError> {
+        let mut all: Vec<SessionSummary> = self
+            .lock()
+            .sessions
+            .values()
+            .map(|e| SessionSummary::from(&e.session))
+            .collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(all)
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let removed = {
+            let mut inner = self.lock();
+            let removed = inner.sessions.remove(id);
+            if let Some(e) = &removed {
+                inner.codes.remove(&e.session.code);
+            }
+            removed.is_some()
+        };
+        if removed {
+            self.publish(Feed::Deleted { session: id.into() });
+        }
+        Ok(removed)
+    }
+
+    async fn apply(
+        &self,
+        id: &str,
+        cmd_id: &str,
+        role: Role,
+        command: &Command,
+        now: i64,
+    ) -> Result<Applied, StoreError> {
+        let mut inner = self.lock();
+        let entry = inner.sessions.get_mut(id).ok_or(StoreError::NotFound)?;
+        {
+            let clock = Instant::now();
+            entry.cmds.retain(|_, (_, until)| *until > clock);
+            if let Some((seq, _)) = entry.cmds.get(cmd_id) {
+                return Ok(Applied::Duplicate { seq: *seq });
+            }
+            let mut next = entry.session.clone();
+            let events = next.handle(role, command, now)?;
+            entry.session = next;
+            for e in &events {
+                if entry.events.len() == EVENT_LOG_LEN {
+                    entry.events.pop_front();
+                }
+                entry.events.push_back(e.clone());
+            }
+            let seq = entry.session.seq;
+            entry
+                .cmds
+                .insert(cmd_id.to_owned(), (seq, clock + Duration::from_secs(CMD_ID_TTL_SECS)));
+            // Published under the lock, so the feed carries every session's events in order.
+            if !events.is_empty() {
+                let _ = self.feed.send(Feed::Events {
+                    session: id.into(),
+                    events: Arc::new(events.clone()),
+                });
+            }
+            Ok(Applied::New { seq, events })
+        }
+    }
+
+    async fn events_since(&self, id: &str, since: u64) -> Result<Option<Vec<Sequenced>>, StoreError> {
+        let inner = self.lock();
+        let entry = inner.sessions.get(id).ok_or(StoreError::NotFound)?;
+        Ok(retained_since(entry.events.iter(), entry.session.seq, since))
+    }
+
+    async fn participant(&self, id: &str, token_hash: &str, fresh: &Participant) -> Result<Participant, StoreError> {
+        let mut inner = self.lock();
+        let entry = inner.sessions.get_mut(id).ok_or(StoreError::NotFound)?;
+        Ok(entry
+            .participants
+            .entry(token_hash.to_owned())
+            .or_insert_with(|| fresh.clone())
+            .clone())
+    }
+
+    async fn find_participant(&self, id: &str, token_hash: &str) -> Result<Option<Participant>, StoreError> {
+        let inner = self.lock();
+        let entry = inner.sessions.get(id).ok_or(StoreError::NotFound)?;
+        Ok(entry.participants.get(token_hash).cloned())
+    }
+
+    async fn report_presence(
+        &self,
+        id: &str,
+        instance: &str,
+        connected: u64,
+        participants: u64,
+        now: i64,
+    ) -> Result<(u64, u64), StoreError> {
+        let totals = {
+            let mut inner = self.lock();
+            let entry = inner.sessions.get_mut(id).ok_or(StoreError::NotFound)?;
+            entry
+                .presence
+                .insert(instance.to_owned(), (connected, participants, now));
+            entry.presence.retain(|_, (_, _, at)| now - *at < PRESENCE_TTL_MS);
+            entry
+                .presence
+                .values()
+                .fold((0, 0), |(c, p), (c2, p2, _)| (c + c2, p + p2))
+        };
+        self.publish(Feed::Presence {
+            session: id.into(),
+            connected: totals.0,
+            participants: totals.1,
+        });
+        Ok(totals)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn feed(&self) -> broadcast::Receiver<Feed> {
+        self.feed.subscribe()
+    }
+
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+}
+
+/// The events after `since` from a log that ends at `last`, or `None` when the log no
+/// longer reaches back that far (or `since` is from the future: the client holds a state
+/// this store never had).
+pub(crate) fn retained_since<'a>(
+    log: impl Iterator<Item = &'a Sequenced>,
+    last: u64,
+    since: u64,
+) -> Option<Vec<Sequenced>> {
+    if since > last {
+        return None;
+    }
+    let events: Vec<Sequenced> = log.filter(|e| e.seq > since).cloned().collect();
+    let complete = events.len() as u64 == last - since && events.first().is_none_or(|e| e.seq == since + 1);
+    complete.then_some(events)
+}

@@ -1,0 +1,158 @@
+//! Where sessions live: the [`Store`] trait and its two implementations, Redis (production,
+//! shared by several instances) and memory (one process, the embedded default).
+//!
+//! A store applies a command atomically: it loads the session, lets the domain decide, and
+//! writes the new state, the events (kept in a bounded per-session log for resync) and the
+//! command id (kept [`CMD_ID_TTL_SECS`] for retries) together, or not at all. Every applied
+//! batch of events is published on the store's [`Feed`], which every instance reads.
+
+pub mod memory;
+pub mod redis;
+
+use crate::domain::session::Sequenced;
+use crate::domain::{Command, DomainError, Role, Session};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// How long a command id is remembered, so a retry (even on another instance) is applied once.
+pub const CMD_ID_TTL_SECS: u64 = 600;
+/// How many events per session are kept for `since` resync; older ones get the full state.
+pub const EVENT_LOG_LEN: usize = 1000;
+/// Capacity of the feed; a reader that falls further behind is told [`Feed::Lagged`].
+pub const FEED_CAPACITY: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such session")]
+    NotFound,
+    #[error("{0}")]
+    Domain(#[from] DomainError),
+    #[error("the session code is taken")]
+    CodeTaken,
+    #[error("too much contention on the session; try again")]
+    Contention,
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The hashes of a session's keys. The keys themselves are handed out once, at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub moderator: String,
+    pub rapporteur: String,
+}
+
+/// A participant's record, found by the hash of its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    /// Public id, safe to show to others (questions, floor requests).
+    pub id: String,
+    pub joined_at: i64,
+}
+
+/// The outcome of applying a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Applied now; these are its events (possibly none).
+    New { seq: u64, events: Vec<Sequenced> },
+    /// The id was applied before; `seq` is what it was acknowledged with.
+    Duplicate { seq: u64 },
+}
+
+impl Applied {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Applied::New { seq, .. } | Applied::Duplicate { seq } => *seq,
+        }
+    }
+}
+
+/// What every instance hears of every session.
+#[derive(Debug, Clone)]
+pub enum Feed {
+    Events {
+        session: Arc<str>,
+        events: Arc<Vec<Sequenced>>,
+    },
+    Deleted {
+        session: Arc<str>,
+    },
+    Presence {
+        session: Arc<str>,
+        connected: u64,
+        participants: u64,
+    },
+    /// The feed may have missed messages (reconnect to Redis, or the reader lagged): every
+    /// hub must check its `seq` against the store.
+    Gap,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionSummary {
+    pub id: String,
+    pub code: String,
+    pub title: String,
+    pub phase: crate::domain::Phase,
+    pub created_at: i64,
+    pub seq: u64,
+}
+
+impl From<&Session> for SessionSummary {
+    fn from(s: &Session) -> Self {
+        Self {
+            id: s.id.clone(),
+            code: s.code.clone(),
+            title: s.definition.title.clone(),
+            phase: s.phase,
+            created_at: s.created_at,
+            seq: s.seq,
+        }
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new session; [`StoreError::CodeTaken`] when its code is in use.
+    async fn create(&self, session: &Session, credentials: &Credentials) -> Result<(), StoreError>;
+    async fn load(&self, id: &str) -> Result<Option<Session>, StoreError>;
+    async fn credentials(&self, id: &str) -> Result<Option<Credentials>, StoreError>;
+    async fn resolve_code(&self, code: &str) -> Result<Option<String>, StoreError>;
+    async fn list(&self) -> Result<Vec<SessionSummary>, StoreError>;
+    /// Deletes the session and all its keys; false when there was none.
+    async fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Applies `command` once per `cmd_id`, atomically, and publishes its events.
+    async fn apply(
+        &self,
+        id: &str,
+        cmd_id: &str,
+        role: Role,
+        command: &Command,
+        now: i64,
+    ) -> Result<Applied, StoreError>;
+    /// The events after `since`, or `None` when some of them are no longer kept.
+    async fn events_since(&self, id: &str, since: u64) -> Result<Option<Vec<Sequenced>>, StoreError>;
+    /// The participant with this token hash, registering `fresh` under it if there is none.
+    async fn participant(&self, id: &str, token_hash: &str, fresh: &Participant) -> Result<Participant, StoreError>;
+    /// Looks a participant up without registering one.
+    async fn find_participant(&self, id: &str, token_hash: &str) -> Result<Option<Participant>, StoreError>;
+    /// Records this instance's live connection counts for a session and returns the totals
+    /// over every instance that reported recently; the totals are published on the feed.
+    async fn report_presence(
+        &self,
+        id: &str,
+        instance: &str,
+        connected: u64,
+        participants: u64,
+        now: i64,
+    ) -> Result<(u64, u64), StoreError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+    fn feed(&self) -> broadcast::Receiver<Feed>;
+    fn name(&self) -> &'static str;
+}
+
+/// How long an instance's presence report counts.
+pub const PRESENCE_TTL_MS: i64 = 30_000;

@@ -1,0 +1,585 @@
+// Palabre shared client: the live connection, the local state, safe DOM.
+//
+// One module for every page. It owns the WebSocket (hello with `since`,
+// ordered events, resync on a gap, reconnect with backoff and jitter), the
+// commands (queued while offline, resent with the same id, each one's fate
+// tracked), and `h()`, the only way pages build DOM: text is always set as
+// text, never parsed as HTML. Nothing here touches the DOM at import time, so
+// `applyEvent` can be imported and tested outside a browser.
+
+import { t, onLangChange } from './i18n.js';
+
+// ---------------------------------------------------------------- state
+
+/**
+ * Applies one sequenced event to a state view and returns the new state.
+ * Pure: the input is never mutated; unknown kinds and events whose details
+ * are hidden from this role (just `{kind}`) return the state unchanged.
+ */
+export function applyEvent(state, event) {
+  if (!state || !event || typeof event.kind !== 'string') return state;
+  switch (event.kind) {
+    case 'session.started':
+      if (!('at' in event)) return state;
+      return { ...state, phase: 'running', started_at: event.at };
+    case 'agenda.moved': {
+      if (!('current' in event) || !state.agenda) return state;
+      const items = (state.agenda.items || []).slice();
+      const p = event.previous;
+      if (p != null && items[p] && event.previous_spent_seconds != null) {
+        items[p] = { ...items[p], spent_seconds: event.previous_spent_seconds };
+      }
+      return {
+        ...state,
+        agenda: { ...state.agenda, current: event.current, since: event.at ?? null, items },
+      };
+    }
+    case 'qa.opened':
+      return { ...state, qa_open: true };
+    case 'qa.closed':
+      return { ...state, qa_open: false };
+    case 'session.ended': {
+      if (!('at' in event)) return state;
+      const next = { ...state, phase: 'ended', ended_at: event.at };
+      // If the server folds the running stint into the item, it says so here;
+      // otherwise the pages count it up to ended_at themselves.
+      const c = state.agenda && state.agenda.current;
+      if (c != null && event.current_spent_seconds != null && state.agenda.items[c]) {
+        const items = state.agenda.items.slice();
+        items[c] = { ...items[c], spent_seconds: event.current_spent_seconds };
+        next.agenda = { ...state.agenda, since: null, items };
+      }
+      return next;
+    }
+    default:
+      return state;
+  }
+}
+
+/**
+ * Seconds spent on agenda item `i`: the finished stints (`spent_seconds`)
+ * plus, for the current item, the running one up to `nowMs` (server clock),
+ * or up to the end of the session once it has ended.
+ */
+export function itemSeconds(state, i, nowMs) {
+  const item = state && state.agenda && state.agenda.items[i];
+  if (!item) return 0;
+  let s = Number(item.spent_seconds) || 0;
+  const a = state.agenda;
+  if (a.current === i && a.since != null && state.phase !== 'pending') {
+    const end = state.phase === 'ended' && state.ended_at != null ? state.ended_at : nowMs;
+    s += Math.max(0, (end - a.since) / 1000);
+  }
+  return s;
+}
+
+/**
+ * Where agenda item `i` stands: `current`, `done` (before the current one, or
+ * time was spent on it), `upcoming`, or `skipped` (never held, session ended).
+ */
+export function itemStatus(state, i) {
+  const a = state.agenda;
+  const item = a.items[i];
+  if (a.current === i) return state.phase === 'ended' ? 'done' : 'current';
+  if ((Number(item && item.spent_seconds) || 0) > 0) return 'done';
+  if (a.current != null && i < a.current) return 'done';
+  return state.phase === 'ended' ? 'skipped' : 'upcoming';
+}
+
+/** "7:05", "1:02:09"; negative values keep their sign. */
+export function fmtDuration(seconds) {
+  const neg = seconds < 0;
+  let s = Math.floor(Math.abs(seconds));
+  const hh = Math.floor(s / 3600);
+  s -= hh * 3600;
+  const mm = Math.floor(s / 60);
+  const ss = String(s - mm * 60).padStart(2, '0');
+  const body = hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+  return neg ? `−${body}` : body;
+}
+
+/** Local clock time of an epoch-ms or ISO value, in the page language. */
+export function fmtTime(value, lang, withDate = false) {
+  if (value == null || value === '') return '';
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return '';
+  const opts = withDate
+    ? { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' }
+    : { hour: '2-digit', minute: '2-digit' };
+  try {
+    return new Intl.DateTimeFormat(lang, opts).format(d);
+  } catch {
+    return d.toLocaleString();
+  }
+}
+
+// ---------------------------------------------------------------- safe DOM
+
+const SAFE_URL = /^(https?:\/\/|\/(?!\/)|#|\?)/i;
+
+/**
+ * h('a', {href: '/x', class: 'btn', onclick: fn}, 'text', child, [more])
+ * Strings become text nodes; attributes are set with setAttribute; `on*`
+ * take functions only; href/src must be http(s) or same-origin paths.
+ */
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  if (attrs) {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v == null || v === false) continue;
+      if (k.startsWith('on')) {
+        if (typeof v === 'function') el.addEventListener(k.slice(2), v);
+      } else if (k === 'class') {
+        el.className = v;
+      } else if ((k === 'href' || k === 'src') && !SAFE_URL.test(String(v))) {
+        continue;
+      } else {
+        el.setAttribute(k, v === true ? '' : String(v));
+      }
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+/** Replaces the children of `el` (text stays text). */
+export function fill(el, ...children) {
+  if (!el) return el;
+  while (el.firstChild) el.removeChild(el.firstChild);
+  append(el, children);
+  return el;
+}
+
+/** Sets textContent only when it changed (keeps screen readers quiet). */
+export function setText(el, text) {
+  if (el && el.textContent !== String(text)) el.textContent = String(text);
+}
+
+/** First element with this data-testid. */
+export const $t = (id, root = document) => root.querySelector(`[data-testid="${id}"]`);
+
+/** The n-th segment of the path: /j/ABC234 -> seg(1) = "ABC234". */
+export function pathSegment(n) {
+  const parts = location.pathname.split('/').filter(Boolean);
+  try {
+    return decodeURIComponent(parts[n] || '');
+  } catch {
+    return '';
+  }
+}
+
+/** `key` from the URL fragment (#key=…), never from the query string. */
+export function fragmentKey() {
+  return new URLSearchParams(location.hash.replace(/^#/, '')).get('key') || '';
+}
+
+/** A v4 UUID; crypto.randomUUID needs a secure context, a room's Wi-Fi may be plain http. */
+export function uuid() {
+  if (globalThis.crypto && typeof crypto.randomUUID === 'function') {
+    try {
+      return crypto.randomUUID();
+    } catch {
+      /* insecure context: fall through */
+    }
+  }
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const x = Array.from(b, (v) => v.toString(16).padStart(2, '0')).join('');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+function storage() {
+  try {
+    return globalThis.localStorage || null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- connection
+
+const BACKOFF_BASE_MS = 500;
+const BACKOFF_CAP_MS = 10000;
+/** After this many failed attempts in a row the badge says "offline". */
+const OFFLINE_AFTER = 3;
+/** Settled commands kept for display. */
+const KEEP_COMMANDS = 40;
+
+/**
+ * Connection states: `connecting` (first attempt), `online` (welcomed),
+ * `reconnecting` (lost, trying again), `offline` (browser offline or several
+ * failures; still retrying), and two final ones that stop retrying:
+ * `gone` (the session no longer exists) and `denied` (bad key or code).
+ *
+ * Command records: {id, op, fields, status: queued|sent|acked|refused|cancelled,
+ * error: {code, message}|null, result, at}. `queued` = waiting for the link,
+ * `sent` = on the wire, waiting for the server's answer.
+ */
+export class Client {
+  /**
+   * @param {object} hello  {code, role} or {session, key}: the hello fields
+   * @param {object} [opts] {tokenKey}: localStorage key of the participant token
+   */
+  constructor(hello, opts = {}) {
+    this.hello = hello;
+    this.tokenKey = opts.tokenKey || null;
+    this.state = null;
+    this.seq = null;
+    this.role = null;
+    this.session = null;
+    this.code = hello.code || null;
+    this.status = 'connecting';
+    this.presence = null;
+    this.clockOffset = 0;
+    this.commands = [];
+    this.ws = null;
+    this.welcomed = false;
+    this.everOnline = false;
+    this.attempt = 0;
+    this.timer = null;
+    this.retryAt = null;
+    this.handlers = {};
+  }
+
+  on(name, fn) {
+    if (!this.handlers[name]) this.handlers[name] = [];
+    this.handlers[name].push(fn);
+    return this;
+  }
+
+  emit(name, ...args) {
+    for (const fn of this.handlers[name] || []) {
+      try {
+        fn(...args);
+      } catch (e) {
+        console.error(e);
+      }
+    }
+  }
+
+  /** Current time on the server's clock (ms), corrected by welcome.server_time. */
+  now() {
+    return Date.now() + this.clockOffset;
+  }
+
+  get final() {
+    return this.status === 'gone' || this.status === 'denied';
+  }
+
+  start() {
+    const wake = () => {
+      if (!this.ws && !this.final) this.open();
+    };
+    addEventListener('online', wake);
+    addEventListener('offline', () => {
+      if (!this.welcomed && !this.final) this.setStatus('offline');
+    });
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') wake();
+    });
+    addEventListener('pageshow', (e) => {
+      if (e.persisted) wake();
+    });
+    this.open();
+    return this;
+  }
+
+  setStatus(s) {
+    if (this.status === s) return;
+    this.status = s;
+    this.emit('status', s);
+  }
+
+  open() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (this.final || this.ws) return;
+    let ws;
+    try {
+      const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+      ws = new WebSocket(`${proto}//${location.host}/ws`);
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    this.welcomed = false;
+    // First attempt: "connecting"; after a loss the status set by
+    // scheduleReconnect (reconnecting / offline) stays until the welcome.
+    if (this.status === 'online') this.setStatus('reconnecting');
+    ws.onopen = () => {
+      if (ws !== this.ws) return;
+      const hello = { type: 'hello', ...this.hello };
+      const token = this.tokenKey && storage() ? storage().getItem(this.tokenKey) : null;
+      if (token) hello.participant = token;
+      if (this.state && this.seq != null) hello.since = this.seq;
+      ws.send(JSON.stringify(hello));
+    };
+    ws.onmessage = (m) => {
+      if (ws !== this.ws) return;
+      let msg;
+      try {
+        msg = JSON.parse(m.data);
+      } catch {
+        return;
+      }
+      if (msg && typeof msg === 'object') this.handle(msg);
+    };
+    ws.onclose = (e) => {
+      if (ws !== this.ws) return;
+      this.ws = null;
+      this.closed(e.code);
+    };
+  }
+
+  /** Drops the socket without triggering the close handler, and reconnects now. */
+  resync() {
+    const ws = this.ws;
+    this.ws = null;
+    this.welcomed = false;
+    if (ws) {
+      ws.onclose = ws.onmessage = ws.onopen = null;
+      try {
+        ws.close(1000);
+      } catch {
+        /* already closing */
+      }
+    }
+    this.requeue();
+    this.open();
+  }
+
+  closed(code) {
+    this.welcomed = false;
+    if (code === 4404) return this.fail('gone');
+    if (code === 1008) return this.fail('denied');
+    this.requeue();
+    this.scheduleReconnect();
+  }
+
+  scheduleReconnect() {
+    if (this.final) return;
+    this.attempt += 1;
+    const exp = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (this.attempt - 1));
+    const delay = exp / 2 + Math.random() * (exp / 2);
+    this.retryAt = Date.now() + delay;
+    const offline = this.attempt >= OFFLINE_AFTER || navigator.onLine === false;
+    this.setStatus(offline ? 'offline' : this.everOnline ? 'reconnecting' : 'connecting');
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.open(), delay);
+  }
+
+  fail(status) {
+    clearTimeout(this.timer);
+    this.timer = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = null;
+      try {
+        ws.close(1000);
+      } catch {
+        /* ignore */
+      }
+    }
+    for (const c of this.commands) {
+      if (c.status === 'queued' || c.status === 'sent') {
+        this.settle(c, 'refused', { error: { code: 'closed', message: '' } });
+      }
+    }
+    this.setStatus(status);
+  }
+
+  handle(msg) {
+    switch (msg.type) {
+      case 'welcome':
+        return this.welcome(msg);
+      case 'event':
+        return this.event(msg);
+      case 'ack': {
+        const c = this.find(msg.id);
+        if (c) this.settle(c, 'acked', { result: msg.result ?? null });
+        return;
+      }
+      case 'error':
+        return this.error(msg);
+      case 'presence':
+        this.presence = { connected: msg.connected, participants: msg.participants };
+        return this.emit('presence', this.presence);
+      case 'tally':
+        return this.emit('tally', msg);
+      default:
+        return undefined; // unknown frame types are ignored
+    }
+  }
+
+  welcome(msg) {
+    this.role = msg.role || this.role;
+    this.session = msg.session || this.session;
+    this.code = msg.code || this.code;
+    if (typeof msg.server_time === 'number') this.clockOffset = msg.server_time - Date.now();
+    if (msg.participant && this.tokenKey && storage()) {
+      try {
+        storage().setItem(this.tokenKey, msg.participant);
+      } catch {
+        /* private mode: identity lasts for this page only */
+      }
+    }
+    if (msg.state) {
+      this.state = msg.state;
+      this.seq = typeof msg.seq === 'number' ? msg.seq : 0;
+    } else if (!this.state) {
+      // No state to resume from: ask again for a full one.
+      this.seq = null;
+      return this.resync();
+    }
+    // Without state the missed events follow; our seq stays the resume point.
+    this.welcomed = true;
+    this.everOnline = true;
+    this.attempt = 0;
+    this.retryAt = null;
+    this.setStatus('online');
+    this.emit('welcome', msg);
+    if (msg.state) this.emit('state', this.state, null);
+    this.flush();
+  }
+
+  event(msg) {
+    if (!this.state || typeof msg.seq !== 'number') return;
+    if (msg.seq <= this.seq) return;
+    if (msg.seq > this.seq + 1) {
+      // A gap: something was missed. Resume from what we have.
+      this.resync();
+      return;
+    }
+    this.seq = msg.seq;
+    const before = this.state;
+    this.state = applyEvent(before, msg.event);
+    this.emit('event', msg.event, msg.seq);
+    if (this.state !== before) this.emit('state', this.state, msg.event);
+  }
+
+  error(msg) {
+    const c = msg.id ? this.find(msg.id) : null;
+    if (c) {
+      this.settle(c, 'refused', { error: { code: msg.code || 'invalid', message: msg.message || '' } });
+      return;
+    }
+    if (!this.welcomed) {
+      if (msg.code === 'unauthorized' || msg.code === 'forbidden') return this.fail('denied');
+      if (msg.code === 'not_found') return this.fail('gone');
+    }
+    this.emit('error', msg);
+  }
+
+  // ------------------------------------------------------------ commands
+
+  /** Sends a command now, or queues it until the link is back. Returns its record. */
+  send(op, fields = {}) {
+    const rec = { id: uuid(), op, fields, status: 'queued', error: null, result: null, at: Date.now(), wired: false };
+    this.commands.push(rec);
+    this.trim();
+    if (this.final) {
+      this.settle(rec, 'refused', { error: { code: 'closed', message: '' } });
+    } else if (this.welcomed) {
+      this.transmit(rec);
+    } else {
+      this.emit('command', rec);
+    }
+    return rec;
+  }
+
+  /** Withdraws a command that never left this page. Returns true if it did. */
+  cancel(id) {
+    const c = this.find(id);
+    if (!c || c.status !== 'queued' || c.wired) return false;
+    this.settle(c, 'cancelled', {});
+    return true;
+  }
+
+  /** Commands not yet answered (optionally only those whose op starts with `prefix`). */
+  pending(prefix = '') {
+    return this.commands.filter((c) => (c.status === 'queued' || c.status === 'sent') && c.op.startsWith(prefix));
+  }
+
+  find(id) {
+    return this.commands.find((c) => c.id === id) || null;
+  }
+
+  transmit(rec) {
+    if (!this.ws || this.ws.readyState !== 1) return;
+    this.ws.send(JSON.stringify({ ...rec.fields, type: 'cmd', id: rec.id, op: rec.op }));
+    rec.status = 'sent';
+    rec.wired = true;
+    this.emit('command', rec);
+  }
+
+  flush() {
+    for (const c of this.commands) if (c.status === 'queued') this.transmit(c);
+  }
+
+  requeue() {
+    for (const c of this.commands) {
+      if (c.status === 'sent') {
+        c.status = 'queued';
+        this.emit('command', c);
+      }
+    }
+  }
+
+  settle(rec, status, extra) {
+    Object.assign(rec, extra, { status });
+    this.emit('command', rec);
+  }
+
+  trim() {
+    while (this.commands.length > KEEP_COMMANDS) {
+      const i = this.commands.findIndex((c) => c.status !== 'queued' && c.status !== 'sent');
+      if (i < 0) break;
+      this.commands.splice(i, 1);
+    }
+  }
+}
+
+/** Creates a client and starts connecting. */
+export function connect(hello, opts) {
+  return new Client(hello, opts).start();
+}
+
+/** The localStorage key of the participant token for a join code. */
+export const participantTokenKey = (code) => `palabre.participant.${code}`;
+
+// ---------------------------------------------------------------- shared UI bits
+
+/**
+ * Keeps a connection badge (`data-state`, i18n text) and `<body data-conn>` in
+ * step with the client. CSS colours the badge from `data-state`.
+ */
+export function bindConnBadge(el, client) {
+  const render = () => {
+    const s = client.status;
+    el.dataset.state = s;
+    setText(el, t(`conn.${s}`));
+    el.title = t(`conn.${s}.hint`);
+    document.body.dataset.conn = s;
+    if (client.everOnline) document.body.dataset.wasOnline = '1';
+  };
+  client.on('status', render);
+  onLangChange(render);
+  render();
+}
+
+/** Calls fn every `ms` while the page is visible (timers). */
+export function every(ms, fn) {
+  return setInterval(() => {
+    if (document.visibilityState !== 'hidden') fn();
+  }, ms);
+}
