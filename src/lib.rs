@@ -11,6 +11,10 @@
 //! - [`config`]: command line and environment.
 //! - [`app`]: wires it all into a router and serves it.
 
+pub mod app;
+pub mod config;
 pub mod domain;
+pub mod http;
+pub mod live;
 pub mod protocol;
 pub mod store;

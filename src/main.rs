@@ -1,1 +1,106 @@
-fn main() {}
+//! The `palabre` binary: parse the command line, set up logging, pick the store, serve.
+
+use anyhow::Context;
+use clap::Parser;
+use palabre::app::{self, AppState};
+use palabre::config::{Cli, CliCommand, Config, ServeArgs};
+use palabre::http::pages::SOU94;
+use palabre::http::sessions::parse_definition;
+use palabre::store::memory::MemoryStore;
+use palabre::store::redis::RedisStore;
+use palabre::store::Store;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("palabre=info,warn")))
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(CliCommand::Serve(args)) => serve(args).await,
+        None => serve(cli.serve).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::from_args(&args);
+    if config.admin_token.is_none() {
+        tracing::warn!(
+            "PALABRE_ADMIN_TOKEN is not set: anyone who reaches this server can create, list and delete sessions"
+        );
+    }
+    let store: Arc<dyn Store> = match &args.redis {
+        Some(url) => Arc::new(
+            RedisStore::connect(url.expose())
+                .await
+                .context("cannot reach Redis (check REDIS_URL / --redis)")?,
+        ),
+        None => {
+            tracing::warn!(
+                "REDIS_URL is not set: using the in-memory store; everything is lost when this process exits"
+            );
+            Arc::new(MemoryStore::new())
+        }
+    };
+    let listener = app::bind(args.addr).with_context(|| format!("cannot listen on {}", args.addr))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, store = store.name(), "palabre listening");
+    if args.demo {
+        demo(&store, &config, local).await?;
+    }
+    app::serve(listener, store, config, shutdown_signal()).await?;
+    tracing::info!("palabre stopped");
+    Ok(())
+}
+
+/// Creates the SOU 94 session and prints its four links.
+async fn demo(store: &Arc<dyn Store>, config: &Config, local: std::net::SocketAddr) -> anyhow::Result<()> {
+    let definition = parse_definition(SOU94.as_bytes()).map_err(|e| anyhow::anyhow!("demo session: {e}"))?;
+    let base = config.public_url.clone().unwrap_or_else(|| {
+        let host = if local.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            local.ip().to_string()
+        };
+        format!("http://{host}:{}", local.port())
+    });
+    // A throwaway state just for creating: the real one is made by `serve`.
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let state = AppState::new(store.clone(), config.clone(), rx);
+    let created = state
+        .create_session(definition, &base)
+        .await
+        .context("creating the demo session")?;
+    println!();
+    println!("  SOU 94 demo session — join code {}", created.code);
+    println!("  moderator:   {}", created.links.moderator);
+    println!("  rapporteur:  {}", created.links.rapporteur);
+    println!("  participant: {}", created.links.participant);
+    println!("  screen:      {}", created.links.screen);
+    println!();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

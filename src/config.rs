@@ -1,0 +1,120 @@
+//! Command line and environment. Secrets sit in [`Secret`], which never prints its value.
+
+use clap::{Args, Parser, Subcommand};
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+/// A value that must never reach a log: its `Debug` and `Display` show a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "palabre",
+    version,
+    about = "Run a live deliberative session: agenda, debate, votes, record."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<CliCommand>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Serve sessions over HTTP and WebSocket (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Listen address; 0.0.0.0:8080 serves a room's Wi-Fi.
+    #[arg(long, env = "PALABRE_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Redis URL (redis://host:port/db); unset = embedded in-memory store.
+    #[arg(long = "redis", env = "REDIS_URL", hide_env_values = true)]
+    pub redis: Option<Secret>,
+    /// Bearer token needed to create, list and delete sessions; unset = open (development).
+    #[arg(long, env = "PALABRE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+    /// Base of the links and QR codes handed out (default: from the request's Host).
+    #[arg(long, env = "PALABRE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Comma list of origins allowed to open a WebSocket (default: the server's own origin).
+    #[arg(long, env = "PALABRE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Create the SOU 94 demo session at start and print its links.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// What the running app needs to know, independent of how it was given.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub admin_token: Option<Secret>,
+    /// Without a trailing slash.
+    pub public_url: Option<String>,
+    /// Lower-case origins, e.g. `https://palabre.example.org`.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Config {
+    pub fn from_args(args: &ServeArgs) -> Self {
+        Self {
+            admin_token: args.admin_token.clone().filter(|t| !t.expose().is_empty()),
+            public_url: args
+                .public_url
+                .as_deref()
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+                .filter(|u| !u.is_empty()),
+            allowed_origins: args
+                .allowed_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_never_prints_its_value() {
+        let s = Secret::new("hunter2");
+        assert!(!format!("{s:?} {s}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,140 @@
+//! The session routes: create, list, delete, get as a role; and the operational ones,
+//! `/healthz` and `/metrics`.
+
+use super::auth;
+use super::error::ApiError;
+use crate::app::{AppState, Created};
+use crate::domain::definition::RawDefinition;
+use crate::domain::{Role, SessionDefinition};
+use crate::protocol::state_view;
+use crate::store::SessionSummary;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Value};
+
+/// The base of the links handed out: the configured public URL, else this request's host.
+pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.clone();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    let scheme = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
+        Some("https") => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
+}
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if auth::is_admin(state.config.admin_token.as_ref(), headers) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized(
+            "this needs the admin token: Authorization: Bearer <token>".into(),
+        ))
+    }
+}
+
+/// Parses a session definition body, with a message that says what to fix.
+pub fn parse_definition(body: &[u8]) -> Result<SessionDefinition, ApiError> {
+    let raw: RawDefinition = serde_json::from_slice(body)
+        .map_err(|e| ApiError::Invalid(format!("the session definition is not valid: {e}")))?;
+    SessionDefinition::parse(raw).map_err(|e| ApiError::Invalid(e.to_string()))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    require_admin(&state, &headers)?;
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(format!("a session definition is at most {} bytes", super::MAX_BODY))
+        } else {
+            ApiError::Invalid(r.body_text())
+        }
+    })?;
+    let definition = parse_definition(&body)?;
+    let created = state.create_session(definition, &base_url(&state, &headers)).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let sessions: Vec<SessionSummary> = state.store.list().await?;
+    Ok(Json(json!({ "sessions": sessions })))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&state, &headers)?;
+    if state.store.delete(&id).await? {
+        tracing::info!(session = %id, "session deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no such session".into()))
+    }
+}
+
+/// The state as the presented key's role sees it. The admin token sees the moderator's view.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let given = auth::bearer(&headers)
+        .ok_or_else(|| ApiError::Unauthorized("this needs a key of the session: Authorization: Bearer <key>".into()))?;
+    let credentials = state
+        .store
+        .credentials(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    let role = match auth::role_for_key(&credentials, given) {
+        Some(role) => role,
+        None if state.config.admin_token.is_some() && auth::is_admin(state.config.admin_token.as_ref(), &headers) => {
+            Role::Moderator
+        }
+        None => return Err(ApiError::Unauthorized("that key does not open this session".into())),
+    };
+    let session = state
+        .store
+        .load(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    Ok(Json(state_view(&session, role)))
+}
+
+pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({"status": "ok", "store": state.store.name()})),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "store": state.store.name()})),
+            )
+        }
+    }
+}
+
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

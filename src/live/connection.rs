@@ -1,0 +1,499 @@
+//! One WebSocket: the upgrade (Origin check, small buffers), `hello`, then a loop that
+//! forwards the hub's events in `seq` order and applies the client's commands.
+
+use super::hub::{Membership, Outbound};
+use crate::app::{now_ms, AppState};
+use crate::domain::{Command, Role, Session};
+use crate::http::auth;
+use crate::http::error::ApiError;
+use crate::protocol::{event_frame, refusal_frame, state_view, ClientMsg, ErrorCode, Hello, Refusal};
+use crate::protocol::{RequestedRole, ServerMsg, MAX_FRAME};
+use crate::store::{Applied, Participant, StoreError};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use std::time::{Duration, Instant};
+use tokio::sync::broadcast::error::RecvError;
+
+/// A client must say hello within this long.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// A socket silent this long (not even a pong) is dead.
+const DEAD_AFTER: Duration = Duration::from_secs(60);
+/// Frames per second a client may send on average, and in a burst.
+const RATE: f64 = 10.0;
+const BURST: f64 = 30.0;
+/// Refusals for flooding before the socket is closed.
+const MAX_STRIKES: u32 = 50;
+
+pub const CLOSE_GOING_AWAY: u16 = 1001;
+pub const CLOSE_POLICY: u16 = 1008;
+pub const CLOSE_TOO_BIG: u16 = 1009;
+pub const CLOSE_INTERNAL: u16 = 1011;
+/// The session does not exist (or no longer does): do not reconnect.
+pub const CLOSE_GONE: u16 = 4404;
+
+/// Whether a browser page from `origin` may open a socket here. Clients that send no Origin
+/// are not browsers, so cross-site WebSocket hijacking does not apply to them.
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return true;
+    };
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    if !state.config.allowed_origins.is_empty() {
+        return state.config.allowed_origins.contains(&origin);
+    }
+    if let Some(public) = &state.config.public_url {
+        let public = public.to_ascii_lowercase();
+        if public == origin || public.starts_with(&format!("{origin}/")) {
+            return true;
+        }
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let bare = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    matches!((bare, host), (Some(b), Some(h)) if b == h)
+}
+
+pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if !origin_allowed(&state, &headers) {
+        return ApiError::Forbidden("this origin may not open a WebSocket here".into()).into_response();
+    }
+    // tungstenite's default read buffer is 128 KiB per socket, zero-filled on every read; a
+    // room of phones sends small frames, so a few KiB keep each connection small and fast.
+    ws.read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
+        .on_upgrade(move |socket| async move {
+            metrics::gauge!("palabre_connections").increment(1.0);
+            run(socket, state).await;
+            metrics::gauge!("palabre_connections").decrement(1.0);
+        })
+}
+
+struct Conn {
+    tx: SplitSink<WebSocket, Message>,
+    rx: SplitStream<WebSocket>,
+    state: AppState,
+    last_heard: Instant,
+    tokens: f64,
+    refilled: Instant,
+    strikes: u32,
+}
+
+/// How the loop ends.
+enum End {
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+    /// The peer is gone; nothing to send.
+    Gone,
+}
+
+/// Who is on the other end, once `hello` is accepted.
+struct Peer {
+    session: String,
+    code: String,
+    role: Role,
+    participant: Option<(String, Participant)>,
+}
+
+async fn run(socket: WebSocket, state: AppState) {
+    let (tx, rx) = socket.split();
+    let mut conn = Conn {
+        tx,
+        rx,
+        state,
+        last_heard: Instant::now(),
+        tokens: BURST,
+        refilled: Instant::now(),
+        strikes: 0,
+    };
+    let end = match conn.greet().await {
+        Ok((peer, hello)) => conn.serve(peer, hello).await,
+        Err(end) => end,
+    };
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        let _ = conn.tx.send(Message::Close(Some(frame))).await;
+    }
+}
+
+impl Conn {
+    async fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), End> {
+        self.tx.send(Message::Text(text.into())).await.map_err(|_| End::Gone)
+    }
+
+    async fn refuse(&mut self, r: &Refusal) -> Result<(), End> {
+        self.send_text(refusal_frame(r)).await
+    }
+
+    /// Takes a token from the bucket; false when the client sends too fast.
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.refilled).as_secs_f64() * RATE).min(BURST);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The next text frame, answering what is not one. `Err` ends the connection.
+    async fn next_text(&mut self) -> Result<Option<String>, End> {
+        match self.rx.next().await {
+            None => Err(End::Gone),
+            Some(Err(e)) => Err(read_error(&e)),
+            Some(Ok(msg)) => {
+                self.last_heard = Instant::now();
+                match msg {
+                    Message::Text(t) => Ok(Some(t.to_string())),
+                    Message::Binary(_) => {
+                        self.refuse(&Refusal::invalid(None, "frames are JSON text")).await?;
+                        Ok(None)
+                    }
+                    Message::Close(_) => Err(End::Gone),
+                    Message::Ping(_) | Message::Pong(_) => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// Waits for a valid `hello`; anything else first is refused, and the socket kept.
+    async fn greet(&mut self) -> Result<(Peer, Hello), End> {
+        let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+        loop {
+            let text = tokio::time::timeout_at(deadline, self.next_text())
+                .await
+                .map_err(|_| End::Close(CLOSE_POLICY, "no hello"))??;
+            let Some(text) = text else { continue };
+            if !self.allow() {
+                return Err(End::Close(CLOSE_POLICY, "too many frames"));
+            }
+            match ClientMsg::parse(&text) {
+                Ok(ClientMsg::Hello(hello)) => match self.admit(&hello).await {
+                    Ok(peer) => return Ok((peer, hello)),
+                    Err((refusal, close)) => {
+                        self.refuse(&refusal).await?;
+                        return Err(close);
+                    }
+                },
+                Ok(ClientMsg::Cmd { id, .. }) => {
+                    self.refuse(&Refusal::invalid(Some(id), "say hello first")).await?;
+                }
+                Err(r) => {
+                    self.refuse(&Refusal {
+                        message: format!("{} (say hello first)", r.message),
+                        ..r
+                    })
+                    .await?
+                }
+            }
+        }
+    }
+
+    /// Checks a `hello`'s session and credentials and registers a participant.
+    async fn admit(&mut self, hello: &Hello) -> Result<Peer, (Refusal, End)> {
+        let store = self.state.store.clone();
+        let unavailable = |e: StoreError| {
+            tracing::warn!(error = %e, "store error during hello");
+            (
+                Refusal {
+                    id: None,
+                    code: ErrorCode::Conflict,
+                    message: "try again".into(),
+                },
+                End::Close(CLOSE_INTERNAL, "store unavailable"),
+            )
+        };
+        let not_found = || {
+            (
+                Refusal {
+                    id: None,
+                    code: ErrorCode::NotFound,
+                    message: "no such session".into(),
+                },
+                End::Close(CLOSE_GONE, "no such session"),
+            )
+        };
+        let unauthorized = |m: &str| {
+            (
+                Refusal {
+                    id: None,
+                    code: ErrorCode::Unauthorized,
+                    message: m.into(),
+                },
+                End::Close(CLOSE_POLICY, "unauthorized"),
+            )
+        };
+        let session = match (&hello.session, &hello.code) {
+            (Some(id), _) if id.len() <= 64 => id.clone(),
+            (None, Some(code)) => {
+                let code = auth::normalise_code(code).ok_or_else(not_found)?;
+                store
+                    .resolve_code(&code)
+                    .await
+                    .map_err(unavailable)?
+                    .ok_or_else(not_found)?
+            }
+            (Some(_), _) => return Err(not_found()),
+            (None, None) => {
+                return Err((
+                    Refusal::invalid(None, "hello needs a code or a session"),
+                    End::Close(CLOSE_POLICY, "bad hello"),
+                ))
+            }
+        };
+        let credentials = store
+            .credentials(&session)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(not_found)?;
+        let role = match (&hello.key, hello.role) {
+            (Some(key), _) => auth::role_for_key(&credentials, key)
+                .ok_or_else(|| unauthorized("that key does not open this session"))?,
+            (None, Some(RequestedRole::Moderator | RequestedRole::Rapporteur)) => {
+                return Err(unauthorized("this role needs its key"))
+            }
+            (None, Some(RequestedRole::Screen)) => Role::Screen,
+            (None, _) => Role::Participant,
+        };
+        let participant = if role == Role::Participant {
+            let known = match hello.participant.as_deref().filter(|t| t.len() <= 128) {
+                Some(token) => store
+                    .find_participant(&session, &auth::hash(token))
+                    .await
+                    .map_err(unavailable)?
+                    .map(|p| (token.to_owned(), p)),
+                None => None,
+            };
+            match known {
+                Some(found) => Some(found),
+                None => {
+                    let token = auth::new_secret();
+                    let fresh = Participant {
+                        id: uuid::Uuid::new_v4().simple().to_string(),
+                        joined_at: now_ms(),
+                    };
+                    let p = store
+                        .participant(&session, &auth::hash(&token), &fresh)
+                        .await
+                        .map_err(unavailable)?;
+                    Some((token, p))
+                }
+            }
+        } else {
+            None
+        };
+        let code = store
+            .load(&session)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(not_found)?
+            .code;
+        Ok(Peer {
+            session,
+            code,
+            role,
+            participant,
+        })
+    }
+
+    fn welcome(&self, peer: &Peer, seq: u64, state: Option<&Session>) -> String {
+        ServerMsg::Welcome {
+            role: peer.role,
+            session: &peer.session,
+            code: &peer.code,
+            participant: peer.participant.as_ref().map(|(t, _)| t.as_str()),
+            seq,
+            server_time: now_ms(),
+            state: state.map(|s| state_view(s, peer.role)),
+        }
+        .to_json()
+    }
+
+    /// Sends the whole state; returns its `seq`.
+    async fn snapshot(&mut self, peer: &Peer, member: &Membership) -> Result<u64, End> {
+        let session = match self.state.store.load(&peer.session).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Err(self.gone().await),
+            Err(e) => {
+                tracing::warn!(error = %e, "store error while sending a snapshot");
+                return Err(End::Close(CLOSE_INTERNAL, "store unavailable"));
+            }
+        };
+        member.hub.saw(session.seq);
+        let frame = self.welcome(peer, session.seq, Some(&session));
+        self.send_text(frame).await?;
+        Ok(session.seq)
+    }
+
+    async fn gone(&mut self) -> End {
+        let r = Refusal {
+            id: None,
+            code: ErrorCode::NotFound,
+            message: "the session was deleted".into(),
+        };
+        let _ = self.refuse(&r).await;
+        End::Close(CLOSE_GONE, "session deleted")
+    }
+
+    /// Sends the welcome: the events since `since` when they are still kept, else the state.
+    async fn resume(&mut self, peer: &Peer, member: &Membership, since: Option<u64>) -> Result<u64, End> {
+        let Some(since) = since else {
+            return self.snapshot(peer, member).await;
+        };
+        match self.state.store.events_since(&peer.session, since).await {
+            Ok(Some(events)) => {
+                let frame = self.welcome(peer, since, None);
+                self.send_text(frame).await?;
+                let mut seq = since;
+                for e in &events {
+                    self.send_text(event_frame(e, peer.role)).await?;
+                    seq = e.seq;
+                }
+                member.hub.saw(seq);
+                Ok(seq)
+            }
+            Ok(None) => self.snapshot(peer, member).await,
+            Err(StoreError::NotFound) => Err(self.gone().await),
+            Err(e) => {
+                tracing::warn!(error = %e, "store error while resuming");
+                Err(End::Close(CLOSE_INTERNAL, "store unavailable"))
+            }
+        }
+    }
+
+    async fn serve(&mut self, peer: Peer, hello: Hello) -> End {
+        // Join the hub before reading the store, so no event falls between the two.
+        let member = self.state.hubs.join(&peer.session, peer.role == Role::Participant);
+        let mut events = member.hub.subscribe();
+        let mut shutdown = self.state.shutdown.clone();
+        let mut seq = match self.resume(&peer, &member, hello.since).await {
+            Ok(seq) => seq,
+            Err(end) => return end,
+        };
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        loop {
+            let step: Result<(), End> = tokio::select! {
+                frame = self.next_text() => match frame {
+                    Ok(Some(text)) => self.on_text(&peer, &text).await,
+                    Ok(None) => Ok(()),
+                    Err(end) => Err(end),
+                },
+                out = events.recv() => match out {
+                    Ok(Outbound::Event { seq: s, frames }) if s <= seq => { let _ = frames; Ok(()) }
+                    Ok(Outbound::Event { seq: s, frames }) if s == seq + 1 => {
+                        seq = s;
+                        self.send_text(frames[peer.role.index()].clone()).await
+                    }
+                    // A gap, a lag or a hub's word: the whole state again.
+                    Ok(Outbound::Event { .. } | Outbound::Resync) | Err(RecvError::Lagged(_)) => {
+                        self.snapshot(&peer, &member).await.map(|s| seq = s)
+                    }
+                    Ok(Outbound::Presence(frame)) => self.send_text(frame).await,
+                    Ok(Outbound::Deleted) | Err(RecvError::Closed) => Err(self.gone().await),
+                },
+                _ = ping.tick() => {
+                    if self.last_heard.elapsed() > DEAD_AFTER {
+                        Err(End::Gone)
+                    } else {
+                        self.tx.send(Message::Ping(Default::default())).await.map_err(|_| End::Gone)
+                    }
+                },
+                _ = crate::app::stopping(&mut shutdown) => Err(End::Close(CLOSE_GOING_AWAY, "server shutting down")),
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    async fn on_text(&mut self, peer: &Peer, text: &str) -> Result<(), End> {
+        if !self.allow() {
+            self.strikes += 1;
+            if self.strikes > MAX_STRIKES {
+                return Err(End::Close(CLOSE_POLICY, "too many frames"));
+            }
+            let r = Refusal {
+                id: None,
+                code: ErrorCode::RateLimited,
+                message: "slow down".into(),
+            };
+            return self.refuse(&r).await;
+        }
+        match ClientMsg::parse(text) {
+            Err(r) => self.refuse(&r).await,
+            Ok(ClientMsg::Hello(_)) => self.refuse(&Refusal::invalid(None, "hello was already said")).await,
+            Ok(ClientMsg::Cmd { id, command }) => self.command(peer, &id, &command).await,
+        }
+    }
+
+    async fn command(&mut self, peer: &Peer, id: &str, command: &Command) -> Result<(), End> {
+        let started = Instant::now();
+        let outcome = self
+            .state
+            .store
+            .apply(&peer.session, id, peer.role, command, now_ms())
+            .await;
+        metrics::histogram!("palabre_store_seconds", "op" => "apply").record(started.elapsed().as_secs_f64());
+        let result = match &outcome {
+            Ok(Applied::New { .. }) => "applied",
+            Ok(Applied::Duplicate { .. }) => "duplicate",
+            Err(StoreError::Domain(_)) => "refused",
+            Err(_) => "failed",
+        };
+        metrics::counter!("palabre_commands_total", "op" => command.op(), "result" => result).increment(1);
+        let refusal = |code: ErrorCode, message: String| Refusal {
+            id: Some(id.to_owned()),
+            code,
+            message,
+        };
+        match outcome {
+            Ok(applied) => {
+                let frame = ServerMsg::Ack {
+                    id,
+                    result: Some(serde_json::json!({"seq": applied.seq()})),
+                }
+                .to_json();
+                self.send_text(frame).await
+            }
+            Err(StoreError::Domain(e)) => self.refuse(&refusal(ErrorCode::from(&e), e.to_string())).await,
+            Err(StoreError::NotFound) => Err(self.gone().await),
+            Err(StoreError::Contention) => {
+                self.refuse(&refusal(
+                    ErrorCode::Conflict,
+                    "the session is busy; send the command again".into(),
+                ))
+                .await
+            }
+            Err(e) => {
+                // Not applied: the client keeps the command and resends it after reconnecting.
+                tracing::error!(error = %e, op = command.op(), "command failed in the store");
+                Err(End::Close(CLOSE_INTERNAL, "store unavailable"))
+            }
+        }
+    }
+}
+
+/// A read error: an oversized frame is answered with 1009, anything else means the peer is gone.
+fn read_error(e: &axum::Error) -> End {
+    let text = e.to_string();
+    if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+        End::Close(CLOSE_TOO_BIG, "frame too large")
+    } else {
+        End::Gone
+    }
+}

@@ -1,0 +1,308 @@
+//! Per-session fan-out. [`Hubs`] reads the store's feed (Redis pub/sub, or the memory
+//! store's channel) and hands each session's events to its [`Hub`], which serialises every
+//! event once per role and broadcasts the same bytes to every local socket.
+//!
+//! Overflow policy: a hub's broadcast channel holds [`HUB_CAPACITY`] messages; a socket that
+//! falls further behind gets `Lagged` and is sent a fresh snapshot by its connection (never
+//! left silently deaf). When the feed itself may have lost messages ([`Feed::Gap`]: a Redis
+//! reconnect, or this reader lagging), every hub compares its `seq` with the store and
+//! replays what it missed, or tells its sockets to resync.
+
+use crate::domain::session::Sequenced;
+use crate::domain::Role;
+use crate::protocol::{event_frame, ServerMsg};
+use crate::store::{Feed, Store};
+use axum::extract::ws::Utf8Bytes;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+pub const HUB_CAPACITY: usize = 256;
+/// How often presence counts are reported when they changed, and refreshed when they did not.
+const PRESENCE_TICK: Duration = Duration::from_secs(1);
+const PRESENCE_REFRESH: Duration = Duration::from_secs(10);
+
+/// What a hub sends its sockets.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// One event, already serialised for each role (indexed by [`Role::index`]).
+    Event { seq: u64, frames: Arc<[Utf8Bytes; 4]> },
+    /// Messages were lost: send a fresh snapshot.
+    Resync,
+    /// The session was deleted: close.
+    Deleted,
+    /// Live connection counts, the same frame for everyone.
+    Presence(Utf8Bytes),
+}
+
+pub struct Hub {
+    pub session: Arc<str>,
+    tx: broadcast::Sender<Outbound>,
+    /// The last `seq` this hub passed on; `None` until the first event or snapshot.
+    last_seq: Mutex<Option<u64>>,
+    connected: AtomicU64,
+    participants: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Hub {
+    pub fn subscribe(&self) -> broadcast::Receiver<Outbound> {
+        self.tx.subscribe()
+    }
+
+    /// A connection saw the store at `seq`: the hub has passed on at least that much.
+    pub fn saw(&self, seq: u64) {
+        let mut last = lock(&self.last_seq);
+        if last.is_none_or(|l| l < seq) {
+            *last = Some(seq);
+        }
+    }
+
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.connected.load(Ordering::Relaxed),
+            self.participants.load(Ordering::Relaxed),
+        )
+    }
+
+    fn send(&self, msg: Outbound) {
+        // No receiver means no socket left: nothing to do.
+        let _ = self.tx.send(msg);
+    }
+
+    fn broadcast_event(&self, e: &Sequenced) {
+        let frames: [Utf8Bytes; 4] = if Role::ALL.iter().all(|r| e.event.visible_to(*r)) {
+            let one = Utf8Bytes::from(event_frame(e, Role::Moderator));
+            [one.clone(), one.clone(), one.clone(), one]
+        } else {
+            Role::ALL.map(|r| Utf8Bytes::from(event_frame(e, r)))
+        };
+        metrics::counter!("palabre_events_fanned_out_total").increment(self.tx.receiver_count() as u64);
+        self.send(Outbound::Event {
+            seq: e.seq,
+            frames: Arc::new(frames),
+        });
+    }
+
+    /// Passes on the events that follow what the hub has passed on. Returns the `seq` after
+    /// which something is missing, when there is a gap.
+    fn deliver(&self, events: &[Sequenced]) -> Option<u64> {
+        let mut last = lock(&self.last_seq);
+        for e in events {
+            match *last {
+                Some(l) if e.seq <= l => continue,
+                Some(l) if e.seq > l + 1 => return Some(l),
+                _ => {
+                    self.broadcast_event(e);
+                    *last = Some(e.seq);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Guard for one socket on a hub: counts it while it lives.
+pub struct Membership {
+    pub hub: Arc<Hub>,
+    participant: bool,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.hub.connected.fetch_sub(1, Ordering::Relaxed);
+        if self.participant {
+            self.hub.participants.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The hubs of this instance, by session id.
+pub struct Hubs {
+    map: Mutex<HashMap<Arc<str>, Weak<Hub>>>,
+    store: Arc<dyn Store>,
+    instance: String,
+}
+
+impl Hubs {
+    /// Starts reading the store's feed (the receiver is taken now, so nothing published
+    /// after this returns is missed) and the presence reporter.
+    pub fn start(store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) -> Arc<Self> {
+        let feed = store.feed();
+        let hubs = Arc::new(Hubs {
+            map: Mutex::new(HashMap::new()),
+            store,
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+        });
+        tokio::spawn(dispatch(Arc::downgrade(&hubs), feed, shutdown.clone()));
+        tokio::spawn(report_presence(Arc::downgrade(&hubs), shutdown));
+        hubs
+    }
+
+    fn get(&self, session: &str) -> Option<Arc<Hub>> {
+        lock(&self.map).get(session).and_then(Weak::upgrade)
+    }
+
+    fn live(&self) -> Vec<Arc<Hub>> {
+        let mut map = lock(&self.map);
+        map.retain(|_, w| w.strong_count() > 0);
+        map.values().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Joins a socket to its session's hub, creating the hub if it is the first.
+    pub fn join(&self, session: &str, participant: bool) -> Membership {
+        let mut map = lock(&self.map);
+        let hub = match map.get(session).and_then(Weak::upgrade) {
+            Some(hub) => hub,
+            None => {
+                let hub = Arc::new(Hub {
+                    session: session.into(),
+                    tx: broadcast::channel(HUB_CAPACITY).0,
+                    last_seq: Mutex::new(None),
+                    connected: AtomicU64::new(0),
+                    participants: AtomicU64::new(0),
+                });
+                map.insert(session.into(), Arc::downgrade(&hub));
+                hub
+            }
+        };
+        hub.connected.fetch_add(1, Ordering::Relaxed);
+        if participant {
+            hub.participants.fetch_add(1, Ordering::Relaxed);
+        }
+        Membership { hub, participant }
+    }
+
+    /// Brings a hub up to the store: replays what it missed, or has its sockets resync.
+    async fn catch_up(&self, hub: &Hub, mut gap_after: u64) {
+        for _ in 0..3 {
+            match self.store.events_since(&hub.session, gap_after).await {
+                Ok(Some(events)) => match hub.deliver(&events) {
+                    None => return,
+                    Some(again) => gap_after = again,
+                },
+                Ok(None) => break,
+                Err(crate::store::StoreError::NotFound) => {
+                    hub.send(Outbound::Deleted);
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(session = %hub.session, error = %e, "catch-up failed; sockets will resync");
+                    break;
+                }
+            }
+        }
+        if let Ok(Some(s)) = self.store.load(&hub.session).await {
+            hub.saw(s.seq);
+        }
+        hub.send(Outbound::Resync);
+    }
+
+    async fn check(&self, hub: &Hub) {
+        let last = *lock(&hub.last_seq);
+        match (last, self.store.load(&hub.session).await) {
+            (_, Ok(None)) => hub.send(Outbound::Deleted),
+            (Some(l), Ok(Some(s))) if s.seq > l => self.catch_up(hub, l).await,
+            (None, Ok(Some(_))) => hub.send(Outbound::Resync),
+            (_, Ok(Some(_))) => {}
+            (_, Err(e)) => tracing::warn!(session = %hub.session, error = %e, "gap check failed"),
+        }
+    }
+}
+
+async fn dispatch(hubs: Weak<Hubs>, mut feed: broadcast::Receiver<Feed>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let msg = tokio::select! {
+            msg = feed.recv() => msg,
+            _ = crate::app::stopping(&mut shutdown) => return,
+        };
+        let Some(hubs) = hubs.upgrade() else { return };
+        match msg {
+            Ok(Feed::Events { session, events }) => {
+                if let Some(hub) = hubs.get(&session) {
+                    if let Some(after) = hub.deliver(&events) {
+                        hubs.catch_up(&hub, after).await;
+                    }
+                }
+            }
+            Ok(Feed::Deleted { session }) => {
+                if let Some(hub) = hubs.get(&session) {
+                    hub.send(Outbound::Deleted);
+                }
+            }
+            Ok(Feed::Presence {
+                session,
+                connected,
+                participants,
+            }) => {
+                if let Some(hub) = hubs.get(&session) {
+                    let frame = ServerMsg::Presence {
+                        connected,
+                        participants,
+                    }
+                    .to_json();
+                    hub.send(Outbound::Presence(frame.into()));
+                }
+            }
+            Ok(Feed::Gap) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                for hub in hubs.live() {
+                    hubs.check(&hub).await;
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Reports this instance's connection counts per session: soon after they change, and
+/// every [`PRESENCE_REFRESH`] so other instances' totals do not expire them. A session whose
+/// hub is gone is reported once more at zero.
+async fn report_presence(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) {
+    let mut reported: HashMap<Arc<str>, ((u64, u64), tokio::time::Instant)> = HashMap::new();
+    let mut tick = tokio::time::interval(PRESENCE_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = crate::app::stopping(&mut shutdown) => return,
+        }
+        let Some(hubs) = hubs.upgrade() else { return };
+        let now = tokio::time::Instant::now();
+        let mut current: HashMap<Arc<str>, (u64, u64)> =
+            hubs.live().iter().map(|h| (h.session.clone(), h.counts())).collect();
+        for (session, _) in reported.iter() {
+            current.entry(session.clone()).or_insert((0, 0));
+        }
+        for (session, counts) in current {
+            let due = match reported.get(&session) {
+                Some((last, at)) => *last != counts || now.duration_since(*at) >= PRESENCE_REFRESH,
+                None => true,
+            };
+            if !due {
+                continue;
+            }
+            let at = crate::app::now_ms();
+            match hubs
+                .store
+                .report_presence(&session, &hubs.instance, counts.0, counts.1, at)
+                .await
+            {
+                Ok(_) if counts == (0, 0) => {
+                    reported.remove(&session);
+                }
+                Ok(_) => {
+                    reported.insert(session, (counts, now));
+                }
+                Err(crate::store::StoreError::NotFound) => {
+                    reported.remove(&session);
+                }
+                Err(e) => tracing::debug!(error = %e, "presence report failed"),
+            }
+        }
+    }
+}
