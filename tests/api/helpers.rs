@@ -59,3 +59,293 @@ pub async fn store(backend: Backend) -> Arc<dyn Store> {
         Backend::Redis => Arc::new(RedisStore::connect(&redis_url()).await.expect("redis reachable")),
     }
 }
+
+use futures_util::{SinkExt, StreamExt};
+use palabre::config::{Config, Secret};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for something that should come at once before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub fn sou94() -> Value {
+    serde_json::from_str(include_str!("../../fixtures/sou94.json")).expect("fixture is JSON")
+}
+
+/// A running instance of the app, in a runtime of its own so that [`TestApp::kill`] can take
+/// it down at once, like a crashed process: no goodbye to anyone.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    stop: Option<std::sync::mpsc::Sender<bool>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub http: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, Config::default()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, config: Config) -> TestApp {
+        let url = match backend {
+            Backend::Memory => None,
+            Backend::Redis => Some(redis_url()),
+        };
+        Self::spawn_on(backend, url, config).await
+    }
+
+    pub async fn spawn_on(backend: Backend, redis: Option<String>, config: Config) -> TestApp {
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<bool>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let (graceful_tx, graceful_rx) = tokio::sync::oneshot::channel::<()>();
+            let server = rt.block_on(async {
+                let store: Arc<dyn Store> = match &redis {
+                    None => Arc::new(MemoryStore::new()),
+                    Some(url) => Arc::new(RedisStore::connect(url).await.expect("redis reachable")),
+                };
+                let listener = palabre::app::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+                let addr = listener.local_addr().expect("addr");
+                let _ = addr_tx.send(addr);
+                tokio::spawn(palabre::app::serve(listener, store, config, async move {
+                    let _ = graceful_rx.await;
+                }))
+            });
+            // true: graceful stop; false (or the handle dropped): kill.
+            let graceful = stop_rx.recv().unwrap_or(false);
+            if graceful {
+                let _ = graceful_tx.send(());
+                let _ = rt.block_on(async { tokio::time::timeout(PATIENCE, server).await });
+            }
+            rt.shutdown_background();
+        });
+        let addr = addr_rx.await.expect("the app started");
+        TestApp {
+            addr,
+            backend,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Takes the instance down at once: sockets drop, nothing is flushed.
+    pub fn kill(mut self) {
+        self.finish(false);
+    }
+
+    /// Stops the instance as SIGTERM would.
+    pub fn stop(mut self) {
+        self.finish(true);
+    }
+
+    fn finish(&mut self, graceful: bool) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(graceful);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn create(&self, definition: &Value) -> Value {
+        let res = self
+            .http
+            .post(self.url("/api/sessions"))
+            .json(definition)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 201, "creating a session");
+        res.json().await.expect("json")
+    }
+
+    pub async fn ws(&self) -> Ws {
+        Ws::connect(self.addr, None).await.expect("websocket connects")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}
+
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn connect(addr: SocketAddr, origin: Option<&str>) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{addr}/ws").into_client_request()?;
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", o.parse().expect("header"));
+        }
+        let config = WebSocketConfig::default().read_buffer_size(4096);
+        let (stream, _) = tokio_tungstenite::connect_async_with_config(req, Some(config), false).await?;
+        Ok(Ws { stream })
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.stream
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.stream.send(m).await.expect("send");
+    }
+
+    /// The next JSON frame other than `presence`; fails the test if none comes in time.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let v = self.recv_any().await;
+            if v["type"] != "presence" {
+                return v;
+            }
+        }
+    }
+
+    pub async fn recv_any(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("a frame in time")
+                .expect("the socket is open")
+                .expect("a readable frame");
+            match msg {
+                Message::Text(t) => return serde_json::from_str(&t).expect("JSON frame"),
+                Message::Close(c) => panic!("closed: {c:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Waits for the server to close; returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("closed in time")
+            {
+                None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(c))) => return c.map(|c| u16::from(c.code)),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The next frame of this type, skipping others (presence, events).
+    pub async fn recv_type(&mut self, t: &str) -> Value {
+        loop {
+            let v = self.recv_any().await;
+            if v["type"] == t {
+                return v;
+            }
+        }
+    }
+
+    /// Sends a command; returns its id.
+    pub async fn cmd(&mut self, op: &str, fields: Value) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.cmd_with_id(&id, op, fields).await;
+        id
+    }
+
+    pub async fn cmd_with_id(&mut self, id: &str, op: &str, fields: Value) {
+        let mut frame = json!({"type": "cmd", "id": id, "op": op});
+        if let (Some(f), Value::Object(extra)) = (frame.as_object_mut(), fields) {
+            f.extend(extra);
+        }
+        self.send(frame).await;
+    }
+
+    /// Sends a command and returns the `ack` or `error` that answers it (events in between are
+    /// skipped).
+    pub async fn call(&mut self, op: &str, fields: Value) -> Value {
+        let id = self.cmd(op, fields).await;
+        self.reply_to(&id).await
+    }
+
+    pub async fn reply_to(&mut self, id: &str) -> Value {
+        loop {
+            let v = self.recv().await;
+            if (v["type"] == "ack" || v["type"] == "error") && v["id"] == id {
+                return v;
+            }
+        }
+    }
+
+    /// The next `event` frame.
+    pub async fn event(&mut self) -> Value {
+        self.recv_type("event").await
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
+
+pub fn close_code(c: CloseCode) -> u16 {
+    u16::from(c)
+}
+
+/// A session created on `app`, with a moderator and a participant connected.
+pub struct Room {
+    pub created: Value,
+    pub moderator: Ws,
+    pub participant: Ws,
+}
+
+pub async fn hello_moderator(app: &TestApp, created: &Value) -> (Ws, Value) {
+    let mut ws = app.ws().await;
+    ws.send(json!({"type": "hello", "session": created["id"], "key": created["moderator_key"]}))
+        .await;
+    let welcome = ws.recv().await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    (ws, welcome)
+}
+
+pub async fn hello_participant(app: &TestApp, code: &Value) -> (Ws, Value) {
+    let mut ws = app.ws().await;
+    ws.send(json!({"type": "hello", "code": code})).await;
+    let welcome = ws.recv().await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    (ws, welcome)
+}
+
+pub async fn room(app: &TestApp) -> Room {
+    let created = app.create(&sou94()).await;
+    let (moderator, _) = hello_moderator(app, &created).await;
+    let (participant, _) = hello_participant(app, &created["code"]).await;
+    Room {
+        created,
+        moderator,
+        participant,
+    }
+}
+
+pub fn admin_config(token: &str) -> Config {
+    Config {
+        admin_token: Some(Secret::new(token)),
+        ..Config::default()
+    }
+}

@@ -1,0 +1,126 @@
+//! Several instances on one Redis: one room, whichever instance each client reaches; an
+//! instance that dies loses nothing.
+
+use crate::helpers::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_command_on_one_instance_reaches_a_client_on_another() {
+    let a = TestApp::spawn(Backend::Redis).await;
+    let b = TestApp::spawn(Backend::Redis).await;
+    let created = a.create(&sou94()).await;
+    let (mut moderator, _) = hello_moderator(&a, &created).await;
+    let (mut participant, welcome) = hello_participant(&b, &created["code"]).await;
+    assert_eq!(welcome["state"]["title"], sou94()["title"]);
+    assert_eq!(moderator.call("agenda.next", json!({})).await["type"], "ack");
+    assert_eq!(participant.event().await["seq"], 1);
+    assert_eq!(participant.event().await["event"]["current"], 0);
+    // And back: the moderator on B, a screen on A.
+    let (mut moderator_b, _) = hello_moderator(&b, &created).await;
+    let mut screen = a.ws().await;
+    screen
+        .send(json!({"type": "hello", "code": created["code"], "role": "screen"}))
+        .await;
+    assert_eq!(screen.recv().await["seq"], 2);
+    assert_eq!(moderator_b.call("agenda.next", json!({})).await["type"], "ack");
+    assert_eq!(screen.event().await["event"]["current"], 1);
+    assert_eq!(participant.event().await["event"]["current"], 1);
+}
+
+#[tokio::test]
+async fn commands_racing_on_two_instances_are_all_applied_in_one_order() {
+    let a = TestApp::spawn(Backend::Redis).await;
+    let b = TestApp::spawn(Backend::Redis).await;
+    let mut definition = sou94();
+    definition["agenda"] = json!((0..60)
+        .map(|i| json!({"title": format!("Item {i}")}))
+        .collect::<Vec<_>>());
+    let created = a.create(&definition).await;
+    let (mut watcher, _) = hello_participant(&b, &created["code"]).await;
+    let mut tasks = Vec::new();
+    for app in [&a, &b] {
+        for _ in 0..2 {
+            let (mut m, _) = hello_moderator(app, &created).await;
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..10 {
+                    let reply = m.call("agenda.next", json!({})).await;
+                    assert_eq!(reply["type"], "ack", "{reply}");
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.expect("moderator task");
+    }
+    // 40 moves and the start: seq 1..=41 arrive in order, none missing, none twice.
+    for expected in 1..=41u64 {
+        assert_eq!(watcher.event().await["seq"], expected);
+    }
+    let (_late, welcome) = hello_participant(&a, &created["code"]).await;
+    assert_eq!(welcome["seq"], 41);
+    assert_eq!(welcome["state"]["agenda"]["current"], 39);
+}
+
+#[tokio::test]
+async fn an_instance_that_dies_loses_nothing() {
+    let a = TestApp::spawn(Backend::Redis).await;
+    let created = a.create(&sou94()).await;
+    let (mut moderator, _) = hello_moderator(&a, &created).await;
+    for _ in 0..3 {
+        assert_eq!(moderator.call("agenda.next", json!({})).await["type"], "ack");
+    }
+    let (_p, welcome) = hello_participant(&a, &created["code"]).await;
+    let token = welcome["participant"].clone();
+    a.kill();
+    let b = TestApp::spawn(Backend::Redis).await;
+    let (mut moderator, welcome) = hello_moderator(&b, &created).await;
+    assert_eq!(welcome["seq"], 4);
+    assert_eq!(welcome["state"]["agenda"]["current"], 2);
+    assert_eq!(welcome["state"]["phase"], "running");
+    assert_eq!(moderator.call("agenda.next", json!({})).await["result"]["seq"], 5);
+    let mut p = b.ws().await;
+    p.send(json!({"type": "hello", "code": created["code"], "participant": token, "since": 2}))
+        .await;
+    let w = p.recv().await;
+    assert_eq!(
+        w["participant"], token,
+        "the participant keeps its identity across instances"
+    );
+    assert_eq!(p.event().await["seq"], 3);
+}
+
+#[tokio::test]
+async fn a_hub_that_lost_its_feed_catches_up_after_resubscribing() {
+    let a = TestApp::spawn(Backend::Redis).await;
+    let b = TestApp::spawn(Backend::Redis).await;
+    let created = a.create(&sou94()).await;
+    let (mut moderator, _) = hello_moderator(&a, &created).await;
+    let (mut participant, _) = hello_participant(&b, &created["code"]).await;
+    // Cut every pub/sub connection on the Redis: both instances lose their feed for a moment.
+    let client = redis::Client::open(redis_url()).expect("url");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .expect("kill");
+    for _ in 0..3 {
+        assert_eq!(moderator.call("agenda.next", json!({})).await["type"], "ack");
+    }
+    // Whether the events came live or by the gap check, the participant ends at seq 4 in order
+    // (or with a fresh snapshot at 4).
+    let mut seq = 0;
+    while seq < 4 {
+        let f = participant.recv().await;
+        match f["type"].as_str() {
+            Some("event") => {
+                assert_eq!(f["seq"], seq + 1);
+                seq += 1;
+            }
+            Some("welcome") => seq = f["seq"].as_u64().expect("seq"),
+            _ => {}
+        }
+    }
+}
