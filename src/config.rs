@@ -55,6 +55,8 @@ pub struct Cli {
 pub enum CliCommand {
     /// Serve sessions over HTTP and WebSocket (the default).
     Serve(ServeArgs),
+    /// Put a running server under load: many participant sockets, measured fan-out latency.
+    Load(crate::load::LoadArgs),
 }
 
 #[derive(Debug, Clone, Args)]

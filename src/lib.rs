@@ -10,11 +10,13 @@
 //! - [`http`]: routes, credentials, errors, embedded web pages.
 //! - [`config`]: command line and environment.
 //! - [`app`]: wires it all into a router and serves it.
+//! - [`load`]: `palabre load`, the load generator used for benchmarks.
 
 pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod live;
+pub mod load;
 pub mod protocol;
 pub mod store;

@@ -20,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(CliCommand::Serve(args)) => serve(args).await,
+        Some(CliCommand::Load(args)) => palabre::load::run(args).await,
         None => serve(cli.serve).await,
     }
 }
