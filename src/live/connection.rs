@@ -394,7 +394,7 @@ impl Conn {
                     Err(end) => Err(end),
                 },
                 out = events.recv() => match out {
-                    Ok(Outbound::Event { seq: s, frames }) if s <= seq => { let _ = frames; Ok(()) }
+                    Ok(Outbound::Event { seq: s, .. }) if s <= seq => Ok(()),
                     Ok(Outbound::Event { seq: s, frames }) if s == seq + 1 => {
                         seq = s;
                         self.send_text(frames[peer.role.index()].clone()).await

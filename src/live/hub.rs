@@ -55,8 +55,15 @@ impl Hub {
         self.tx.subscribe()
     }
 
-    /// A connection saw the store at `seq`: the hub has passed on at least that much.
+    /// A connection read the store at `seq`. A hub that has passed nothing on yet starts
+    /// from there; one that has keeps its own count, or its other sockets would miss what
+    /// lies between.
     pub fn saw(&self, seq: u64) {
+        lock(&self.last_seq).get_or_insert(seq);
+    }
+
+    /// The hub gives up replaying: its sockets resync to the store's `seq`.
+    fn skip_to(&self, seq: u64) {
         let mut last = lock(&self.last_seq);
         if last.is_none_or(|l| l < seq) {
             *last = Some(seq);
@@ -198,7 +205,7 @@ impl Hubs {
             }
         }
         if let Ok(Some(s)) = self.store.load(&hub.session).await {
-            hub.saw(s.seq);
+            hub.skip_to(s.seq);
         }
         hub.send(Outbound::Resync);
     }

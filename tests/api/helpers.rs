@@ -26,12 +26,14 @@ pub fn redis_url() -> String {
              while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill $r",
             pid = std::process::id()
         );
-        Command::new("sh")
+        let child = Command::new("sh")
             .arg("-c")
             .arg(script)
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is installed (tests/run installs it)");
+        static WATCHDOG: OnceLock<std::sync::Mutex<std::process::Child>> = OnceLock::new();
+        let _ = WATCHDOG.set(std::sync::Mutex::new(child));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -111,18 +113,18 @@ impl TestApp {
                 .build()
                 .expect("runtime");
             let (graceful_tx, graceful_rx) = tokio::sync::oneshot::channel::<()>();
-            let server = rt.block_on(async {
+            let (store, listener) = rt.block_on(async {
                 let store: Arc<dyn Store> = match &redis {
                     None => Arc::new(MemoryStore::new()),
                     Some(url) => Arc::new(RedisStore::connect(url).await.expect("redis reachable")),
                 };
                 let listener = palabre::app::bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
-                let addr = listener.local_addr().expect("addr");
-                let _ = addr_tx.send(addr);
-                tokio::spawn(palabre::app::serve(listener, store, config, async move {
-                    let _ = graceful_rx.await;
-                }))
+                (store, listener)
             });
+            let _ = addr_tx.send(listener.local_addr().expect("addr"));
+            let server = rt.spawn(palabre::app::serve(listener, store, config, async move {
+                let _ = graceful_rx.await;
+            }));
             // true: graceful stop; false (or the handle dropped): kill.
             let graceful = stop_rx.recv().unwrap_or(false);
             if graceful {
