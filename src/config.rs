@@ -68,7 +68,8 @@ pub struct ServeArgs {
     #[arg(long = "redis", env = "REDIS_URL", hide_env_values = true)]
     pub redis: Option<Secret>,
     /// Bearer token needed to create, list and delete sessions; unset = open (development).
-    #[arg(long, env = "PALABRE_ADMIN_TOKEN", hide_env_values = true)]
+    /// Read from `PALABRE_ADMIN_TOKEN` only: a flag would show it in every process list.
+    #[arg(skip = std::env::var("PALABRE_ADMIN_TOKEN").ok().map(Secret::new))]
     pub admin_token: Option<Secret>,
     /// Base of the links and QR codes handed out (default: from the request's Host).
     #[arg(long, env = "PALABRE_PUBLIC_URL")]
