@@ -41,12 +41,11 @@ export function applyEvent(state, event) {
     case 'session.ended': {
       if (!('at' in event)) return state;
       const next = { ...state, phase: 'ended', ended_at: event.at };
-      // If the server folds the running stint into the item, it says so here;
-      // otherwise the pages count it up to ended_at themselves.
-      const c = state.agenda && state.agenda.current;
-      if (c != null && event.current_spent_seconds != null && state.agenda.items[c]) {
+      // The item running at the end gets its final time, and the clock stops.
+      const i = event.item;
+      if (state.agenda && i != null && event.item_spent_seconds != null && state.agenda.items[i]) {
         const items = state.agenda.items.slice();
-        items[c] = { ...items[c], spent_seconds: event.current_spent_seconds };
+        items[i] = { ...items[i], spent_seconds: event.item_spent_seconds };
         next.agenda = { ...state.agenda, since: null, items };
       }
       return next;
@@ -70,19 +69,23 @@ export function itemSeconds(state, i, nowMs) {
     const end = state.phase === 'ended' && state.ended_at != null ? state.ended_at : nowMs;
     s += Math.max(0, (end - a.since) / 1000);
   }
-  return s;
+  return Math.floor(s);
 }
 
 /**
- * Where agenda item `i` stands: `current`, `done` (before the current one, or
- * time was spent on it), `upcoming`, or `skipped` (never held, session ended).
+ * Where agenda item `i` stands: `current`, `done`, `upcoming`, or `skipped`
+ * (passed over, or never reached before the end). For the audience an item
+ * before the current one is done; with `held` (moderator, rapporteur) only
+ * an item that time was spent on is.
  */
-export function itemStatus(state, i) {
+export function itemStatus(state, i, held = false) {
   const a = state.agenda;
   const item = a.items[i];
-  if (a.current === i) return state.phase === 'ended' ? 'done' : 'current';
-  if ((Number(item && item.spent_seconds) || 0) > 0) return 'done';
-  if (a.current != null && i < a.current) return 'done';
+  const spent = (Number(item && item.spent_seconds) || 0) > 0;
+  if (a.current === i && state.phase !== 'ended') return 'current';
+  if (spent) return 'done';
+  if (a.current != null && i <= a.current && !held) return 'done';
+  if (a.current != null && i < a.current) return 'skipped';
   return state.phase === 'ended' ? 'skipped' : 'upcoming';
 }
 
@@ -104,8 +107,8 @@ export function fmtTime(value, lang, withDate = false) {
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return '';
   const opts = withDate
-    ? { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' }
-    : { hour: '2-digit', minute: '2-digit' };
+    ? { day: 'numeric', month: 'short', year: 'numeric', hour: 'numeric', minute: '2-digit' }
+    : { hour: 'numeric', minute: '2-digit' };
   try {
     return new Intl.DateTimeFormat(lang, opts).format(d);
   } catch {
@@ -210,6 +213,8 @@ const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10000;
 /** After this many failed attempts in a row the badge says "offline". */
 const OFFLINE_AFTER = 3;
+/** A socket not welcomed within this time is dropped and tried again (captive portals, stalls). */
+const WELCOME_TIMEOUT_MS = 10000;
 /** Settled commands kept for display. */
 const KEEP_COMMANDS = 40;
 
@@ -245,6 +250,7 @@ export class Client {
     this.everOnline = false;
     this.attempt = 0;
     this.timer = null;
+    this.welcomeTimer = null;
     this.retryAt = null;
     this.handlers = {};
   }
@@ -312,6 +318,19 @@ export class Client {
     }
     this.ws = ws;
     this.welcomed = false;
+    clearTimeout(this.welcomeTimer);
+    this.welcomeTimer = setTimeout(() => {
+      if (ws !== this.ws || this.welcomed) return;
+      this.ws = null;
+      ws.onclose = ws.onmessage = ws.onopen = null;
+      try {
+        ws.close();
+      } catch {
+        /* ignore */
+      }
+      this.requeue();
+      this.scheduleReconnect();
+    }, WELCOME_TIMEOUT_MS);
     // First attempt: "connecting"; after a loss the status set by
     // scheduleReconnect (reconnecting / offline) stays until the welcome.
     if (this.status === 'online') this.setStatus('reconnecting');
@@ -371,13 +390,14 @@ export class Client {
     const exp = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (this.attempt - 1));
     const delay = exp / 2 + Math.random() * (exp / 2);
     this.retryAt = Date.now() + delay;
-    const offline = this.attempt >= OFFLINE_AFTER || navigator.onLine === false;
+    const offline = this.attempt >= OFFLINE_AFTER || (globalThis.navigator && navigator.onLine === false);
     this.setStatus(offline ? 'offline' : this.everOnline ? 'reconnecting' : 'connecting');
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.open(), delay);
   }
 
   fail(status) {
+    clearTimeout(this.welcomeTimer);
     clearTimeout(this.timer);
     this.timer = null;
     const ws = this.ws;
@@ -442,6 +462,7 @@ export class Client {
       return this.resync();
     }
     // Without state the missed events follow; our seq stays the resume point.
+    clearTimeout(this.welcomeTimer);
     this.welcomed = true;
     this.everOnline = true;
     this.attempt = 0;

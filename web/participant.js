@@ -15,6 +15,7 @@ const client = code
 
 if (client) {
   bindConnBadge($t('conn-state'), client);
+  globalThis.__palabre = client; // for browser tests and debugging
   client.on('state', render);
   client.on('status', render);
 }
@@ -84,7 +85,7 @@ function renderAgenda(s) {
     $('agenda'),
     s.agenda.items.map((item, i) => {
       const st = itemStatus(s, i);
-      const meta = [tv('kind', item.kind), item.minutes ? t('agenda.minutes', { n: item.minutes }) : null]
+      const meta = [kindUnlessTitle(item), item.minutes ? t('agenda.minutes', { n: item.minutes }) : null]
         .filter(Boolean)
         .join(' · ');
       return h(
@@ -117,4 +118,10 @@ function showFatal(status) {
   const which = status === 'denied' ? 'denied' : 'gone';
   setText($('fatal-title'), t(`fatal.${which}.title`));
   setText($('fatal-text'), t(`fatal.participant.${which}`, { code: code || '—' }));
+}
+
+/** The kind's label, unless it only repeats the title ("Introduction"). */
+function kindUnlessTitle(item) {
+  const k = tv('kind', item.kind);
+  return k.toLowerCase() === String(item.title).trim().toLowerCase() ? null : k;
 }
