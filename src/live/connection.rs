@@ -6,6 +6,7 @@ use crate::app::{now_ms, AppState};
 use crate::domain::{Command, Role, Session};
 use crate::http::auth;
 use crate::http::error::ApiError;
+use crate::http::sessions::base_url;
 use crate::protocol::{event_frame, refusal_frame, state_view, ClientMsg, ErrorCode, Hello, Refusal};
 use crate::protocol::{RequestedRole, ServerMsg, MAX_FRAME};
 use crate::store::{Applied, Participant, StoreError};
@@ -66,6 +67,7 @@ pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebS
     if !origin_allowed(&state, &headers) {
         return ApiError::Forbidden("this origin may not open a WebSocket here".into()).into_response();
     }
+    let base = base_url(&state, &headers);
     // tungstenite's default read buffer is 128 KiB per socket, zero-filled on every read; a
     // room of phones sends small frames, so a few KiB keep each connection small and fast.
     ws.read_buffer_size(4096)
@@ -74,7 +76,7 @@ pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebS
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
             metrics::gauge!("palabre_connections").increment(1.0);
-            run(socket, state).await;
+            run(socket, state, base).await;
             metrics::gauge!("palabre_connections").decrement(1.0);
         })
 }
@@ -83,6 +85,8 @@ struct Conn {
     tx: SplitSink<WebSocket, Message>,
     rx: SplitStream<WebSocket>,
     state: AppState,
+    /// Base of the links shown to this client (the participant link under the QR code).
+    base: String,
     last_heard: Instant,
     tokens: f64,
     refilled: Instant,
@@ -105,12 +109,13 @@ struct Peer {
     participant: Option<(String, Participant)>,
 }
 
-async fn run(socket: WebSocket, state: AppState) {
+async fn run(socket: WebSocket, state: AppState, base: String) {
     let (tx, rx) = socket.split();
     let mut conn = Conn {
         tx,
         rx,
         state,
+        base,
         last_heard: Instant::now(),
         tokens: BURST,
         refilled: Instant::now(),
@@ -319,7 +324,11 @@ impl Conn {
             participant: peer.participant.as_ref().map(|(t, _)| t.as_str()),
             seq,
             server_time: now_ms(),
-            state: state.map(|s| state_view(s, peer.role)),
+            state: state.map(|s| {
+                let mut view = state_view(s, peer.role);
+                view["participant_url"] = format!("{}/j/{}", self.base, s.code).into();
+                view
+            }),
         }
         .to_json()
     }

@@ -51,6 +51,7 @@ async fn the_welcome_carries_the_roles_view_and_a_participant_token(backend: Bac
     assert!(welcome["participant"].as_str().expect("token").len() >= 32);
     let state = &welcome["state"];
     assert_eq!(state["code"], created["code"]);
+    assert_eq!(state["participant_url"], created["links"]["participant"]);
     assert_eq!(state["phase"], "pending");
     assert_eq!(state["agenda"]["items"][6]["kind"], "debate");
     let (_m, welcome) = hello_moderator(&app, &created).await;
