@@ -285,8 +285,23 @@ export class Client {
       if (!this.ws && !this.final) this.open();
     };
     addEventListener('online', wake);
+    // The browser knows the network is gone before TCP does: drop the socket now, keep
+    // the commands queued, and keep trying (with backoff) until it comes back.
     addEventListener('offline', () => {
-      if (!this.welcomed && !this.final) this.setStatus('offline');
+      if (this.final) return;
+      const ws = this.ws;
+      if (ws) {
+        this.ws = null;
+        this.welcomed = false;
+        ws.onclose = ws.onmessage = ws.onopen = null;
+        try {
+          ws.close();
+        } catch {
+          /* already closing */
+        }
+        this.requeue();
+      }
+      this.scheduleReconnect();
     });
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') wake();

@@ -1,0 +1,681 @@
+//! One conformance suite for every `Store`: each behaviour is written once, as a function of
+//! the store, and run against the memory store and against a real Redis.
+//!
+//! The Redis is shared by every test running at the same time, so each test makes its own
+//! sessions with a fresh id and join code, and reads the feed only for its own session.
+
+use crate::helpers::{store, Backend};
+use palabre::domain::definition::{RawDefinition, RawItem};
+use palabre::domain::session::Sequenced;
+use palabre::domain::{Command, DomainError, Event, Phase, Role, Session, SessionDefinition};
+use palabre::store::{Applied, Credentials, Feed, Participant, Store, StoreError, EVENT_LOG_LEN, PRESENCE_TTL_MS};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// Generates, for every behaviour, one test per backend: `memory::<behaviour>` and
+/// `redis::<behaviour>`. Behaviours in `one` take a store; those in `two` take two handles on
+/// one store (two Redis clients sharing one Redis, as two instances do; for memory, the same
+/// store twice, since it serves one process only).
+macro_rules! conformance {
+    (one: [$($one:ident),* $(,)?], two: [$($two:ident),* $(,)?] $(,)?) => {
+        conformance!(@backend memory, Backend::Memory, [$($one),*], [$($two),*]);
+        conformance!(@backend redis, Backend::Redis, [$($one),*], [$($two),*]);
+    };
+    (@backend $module:ident, $backend:expr, [$($one:ident),*], [$($two:ident),*]) => {
+        mod $module {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $one() {
+                    super::$one(store($backend).await).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $two() {
+                    let (a, b) = two_handles($backend).await;
+                    super::$two(a, b).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    one: [
+        a_created_session_loads_back_unchanged_and_is_found_by_code_credentials_and_list,
+        creating_a_session_with_a_code_in_use_fails_with_code_taken,
+        a_missing_session_reads_as_none_and_refuses_writes_as_not_found,
+        the_first_agenda_next_starts_the_session_and_stores_what_the_domain_decided,
+        a_command_id_applied_twice_is_applied_once_and_acknowledged_with_the_same_seq,
+        a_refused_command_changes_nothing_and_does_not_use_up_its_id,
+        events_since_returns_exactly_the_events_after_a_seq,
+        the_event_log_keeps_the_latest_events_and_forgets_the_oldest,
+        the_feed_carries_every_applied_batch_in_order,
+        a_deleted_session_is_gone_everywhere_and_announced_on_the_feed,
+        a_retry_reaching_a_deleted_session_is_not_found,
+        a_participant_is_registered_once_per_token_hash,
+        presence_sums_recent_reports_of_every_instance_and_drops_stale_ones,
+        participant_lookups_and_presence_reports_for_a_missing_session_are_not_found,
+    ],
+    two: [
+        commands_racing_on_two_instances_lose_no_update,
+        retries_of_one_command_racing_on_two_instances_apply_it_once,
+    ],
+}
+
+// ---------------------------------------------------------------------------------------------
+// Behaviours
+// ---------------------------------------------------------------------------------------------
+
+async fn a_created_session_loads_back_unchanged_and_is_found_by_code_credentials_and_list(store: Arc<dyn Store>) {
+    let (session, credentials) = create(&store, 3).await;
+
+    let loaded = store.load(&session.id).await.expect("load");
+    assert_eq!(loaded.as_ref(), Some(&session));
+    assert_eq!(
+        store.resolve_code(&session.code).await.expect("resolve"),
+        Some(session.id.clone())
+    );
+    assert_eq!(
+        store.credentials(&session.id).await.expect("credentials"),
+        Some(credentials)
+    );
+
+    let list = store.list().await.expect("list");
+    let summary = list
+        .iter()
+        .find(|s| s.id == session.id)
+        .unwrap_or_else(|| panic!("{} missing from the list", session.id));
+    assert_eq!(
+        (
+            &summary.code,
+            &summary.title,
+            summary.phase,
+            summary.created_at,
+            summary.seq
+        ),
+        (
+            &session.code,
+            &session.definition.title,
+            Phase::Pending,
+            session.created_at,
+            0
+        )
+    );
+}
+
+async fn creating_a_session_with_a_code_in_use_fails_with_code_taken(store: Arc<dyn Store>) {
+    let (first, _) = create(&store, 1).await;
+    let second = Session::new(new_id(), first.code.clone(), definition(1), now_ms());
+
+    let result = store.create(&second, &new_credentials()).await;
+
+    assert!(matches!(result, Err(StoreError::CodeTaken)), "got {result:?}");
+    assert_eq!(store.load(&second.id).await.expect("load"), None);
+    assert_eq!(
+        store.resolve_code(&first.code).await.expect("resolve"),
+        Some(first.id.clone())
+    );
+    assert_eq!(store.load(&first.id).await.expect("load"), Some(first));
+}
+
+async fn a_missing_session_reads_as_none_and_refuses_writes_as_not_found(store: Arc<dyn Store>) {
+    let id = new_id();
+
+    assert_eq!(store.load(&id).await.expect("load"), None);
+    assert_eq!(store.credentials(&id).await.expect("credentials"), None);
+    assert_eq!(store.resolve_code(&new_code()).await.expect("resolve"), None);
+    let applied = store
+        .apply(&id, &new_id(), Role::Moderator, &Command::AgendaNext, now_ms())
+        .await;
+    assert!(matches!(applied, Err(StoreError::NotFound)), "apply: {applied:?}");
+    let since = store.events_since(&id, 0).await;
+    assert!(matches!(since, Err(StoreError::NotFound)), "events_since: {since:?}");
+    let participant = store.participant(&id, &new_id(), &fresh_participant()).await;
+    assert!(
+        matches!(participant, Err(StoreError::NotFound)),
+        "participant: {participant:?}"
+    );
+    assert!(!store.delete(&id).await.expect("delete"));
+    // Nothing was left behind by the refused writes.
+    assert_eq!(store.load(&id).await.expect("load"), None);
+}
+
+async fn the_first_agenda_next_starts_the_session_and_stores_what_the_domain_decided(store: Arc<dyn Store>) {
+    let (session, _) = create(&store, 3).await;
+    let now = now_ms();
+    let mut expected = session.clone();
+    let decided = expected
+        .handle(Role::Moderator, &Command::AgendaNext, now)
+        .expect("domain");
+
+    let applied = store
+        .apply(&session.id, &new_id(), Role::Moderator, &Command::AgendaNext, now)
+        .await
+        .expect("apply");
+
+    let Applied::New { seq, events } = applied else {
+        panic!("expected Applied::New, got {applied:?}");
+    };
+    assert_eq!(seq, 2);
+    assert_eq!(seqs(&events), [1, 2]);
+    assert_eq!(kinds(&events), ["session.started", "agenda.moved"]);
+    assert_eq!(events, decided);
+    let loaded = store.load(&session.id).await.expect("load").expect("session");
+    assert_eq!((loaded.phase, loaded.current, loaded.seq), (Phase::Running, Some(0), 2));
+    assert_eq!(loaded, expected);
+}
+
+async fn a_command_id_applied_twice_is_applied_once_and_acknowledged_with_the_same_seq(store: Arc<dyn Store>) {
+    let (session, _) = create(&store, 3).await;
+    let cmd = new_id();
+
+    let first = next(&store, &session.id, &cmd).await.expect("first apply");
+    let again = next(&store, &session.id, &cmd).await.expect("second apply");
+
+    assert!(matches!(first, Applied::New { seq: 2, .. }), "first: {first:?}");
+    assert_eq!(again, Applied::Duplicate { seq: 2 });
+    let loaded = store.load(&session.id).await.expect("load").expect("session");
+    assert_eq!((loaded.seq, loaded.current), (2, Some(0)));
+    let log = store.events_since(&session.id, 0).await.expect("events").expect("kept");
+    assert_eq!(seqs(&log), [1, 2]);
+}
+
+async fn a_refused_command_changes_nothing_and_does_not_use_up_its_id(store: Arc<dyn Store>) {
+    let (session, _) = create(&store, 3).await;
+    let prev = new_id();
+
+    // Refused before the session started: the first item has no previous one.
+    let refused = store
+        .apply(&session.id, &prev, Role::Moderator, &Command::AgendaPrev, now_ms())
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Domain(DomainError::Conflict(_)))),
+        "prev: {refused:?}"
+    );
+    assert_eq!(store.load(&session.id).await.expect("load").as_ref(), Some(&session));
+
+    next(&store, &session.id, &new_id()).await.expect("start");
+    let before = store.load(&session.id).await.expect("load").expect("session");
+
+    // Refused for the role: only the moderator moves the agenda.
+    let forbidden_id = new_id();
+    let forbidden = store
+        .apply(
+            &session.id,
+            &forbidden_id,
+            Role::Participant,
+            &Command::AgendaNext,
+            now_ms(),
+        )
+        .await;
+    assert!(
+        matches!(forbidden, Err(StoreError::Domain(DomainError::Forbidden(_)))),
+        "next: {forbidden:?}"
+    );
+    // Refused again on the first item, now that the session runs.
+    let refused = store
+        .apply(&session.id, &prev, Role::Moderator, &Command::AgendaPrev, now_ms())
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Domain(DomainError::Conflict(_)))),
+        "prev: {refused:?}"
+    );
+
+    let after = store.load(&session.id).await.expect("load").expect("session");
+    assert_eq!(after, before);
+    assert_eq!(after.seq, 2);
+    let log = store.events_since(&session.id, 0).await.expect("events").expect("kept");
+    assert_eq!(seqs(&log), [1, 2]);
+    // A retry of a refused command is refused again, never acknowledged as if it had been applied.
+    let retried = store
+        .apply(
+            &session.id,
+            &forbidden_id,
+            Role::Participant,
+            &Command::AgendaNext,
+            now_ms(),
+        )
+        .await;
+    assert!(
+        matches!(retried, Err(StoreError::Domain(DomainError::Forbidden(_)))),
+        "retry: {retried:?}"
+    );
+}
+
+async fn events_since_returns_exactly_the_events_after_a_seq(store: Arc<dyn Store>) {
+    let (session, _) = create(&store, 5).await;
+    assert_eq!(store.events_since(&session.id, 0).await.expect("events"), Some(vec![]));
+    let mut applied = Vec::new();
+    for _ in 0..4 {
+        match next(&store, &session.id, &new_id()).await.expect("apply") {
+            Applied::New { events, .. } => applied.extend(events),
+            other => panic!("expected Applied::New, got {other:?}"),
+        }
+    }
+    assert_eq!(seqs(&applied), [1, 2, 3, 4, 5]);
+
+    for since in 0..=5 {
+        let got = store.events_since(&session.id, since).await.expect("events");
+        assert_eq!(got.as_deref(), Some(&applied[since as usize..]), "since {since}");
+    }
+    assert_eq!(store.events_since(&session.id, 6).await.expect("events"), None);
+    assert_eq!(store.events_since(&session.id, u64::MAX).await.expect("events"), None);
+}
+
+async fn the_event_log_keeps_the_latest_events_and_forgets_the_oldest(store: Arc<dyn Store>) {
+    // Redis trims its log with `MAXLEN ~`, which drops whole stream nodes (at most 100 entries
+    // each) and so may keep up to a node more than asked; well past that, the oldest are gone.
+    const BEYOND: u64 = EVENT_LOG_LEN as u64 + 200;
+    let (session, _) = create(&store, 2).await;
+    next(&store, &session.id, &new_id()).await.expect("start");
+    for i in 0..BEYOND - 2 {
+        let command = if i % 2 == 0 {
+            Command::AgendaNext
+        } else {
+            Command::AgendaPrev
+        };
+        store
+            .apply(&session.id, &new_id(), Role::Moderator, &command, now_ms())
+            .await
+            .expect("apply");
+    }
+    let last = store.load(&session.id).await.expect("load").expect("session").seq;
+    assert_eq!(last, BEYOND);
+
+    assert_eq!(store.events_since(&session.id, 0).await.expect("events"), None);
+    let oldest_kept = last - EVENT_LOG_LEN as u64;
+    let kept = store
+        .events_since(&session.id, oldest_kept)
+        .await
+        .expect("events")
+        .expect("the latest EVENT_LOG_LEN events are kept");
+    assert_eq!(seqs(&kept), (oldest_kept + 1..=last).collect::<Vec<_>>());
+    let recent = store
+        .events_since(&session.id, last - 3)
+        .await
+        .expect("events")
+        .expect("kept");
+    assert_eq!(seqs(&recent), [last - 2, last - 1, last]);
+    assert_eq!(recent, kept[kept.len() - 3..]);
+    assert_eq!(
+        store.events_since(&session.id, last).await.expect("events"),
+        Some(vec![])
+    );
+    assert_eq!(store.events_since(&session.id, last + 1).await.expect("events"), None);
+}
+
+async fn the_feed_carries_every_applied_batch_in_order(store: Arc<dyn Store>) {
+    let (session, _) = create(&store, 3).await;
+    let mut feed = store.feed();
+    feed_is_live(&store, &mut feed, &session.id).await;
+
+    let mut batches = Vec::new();
+    for _ in 0..2 {
+        match next(&store, &session.id, &new_id()).await.expect("apply") {
+            Applied::New { events, .. } => batches.push(events),
+            other => panic!("expected Applied::New, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        batches.iter().map(|b| seqs(b)).collect::<Vec<_>>(),
+        [vec![1, 2], vec![3]]
+    );
+
+    let mut heard = Vec::new();
+    while heard.len() < batches.len() {
+        match recv(&mut feed).await {
+            Feed::Events { session: s, events } if *s == *session.id => heard.push(events.as_ref().clone()),
+            Feed::Deleted { session: s } if *s == *session.id => panic!("the session was announced deleted"),
+            _ => {}
+        }
+    }
+    assert_eq!(heard, batches);
+}
+
+async fn a_deleted_session_is_gone_everywhere_and_announced_on_the_feed(store: Arc<dyn Store>) {
+    let (session, _) = create(&store, 2).await;
+    next(&store, &session.id, &new_id()).await.expect("apply");
+    store
+        .participant(&session.id, &new_id(), &fresh_participant())
+        .await
+        .expect("participant");
+    let mut feed = store.feed();
+    feed_is_live(&store, &mut feed, &session.id).await;
+
+    assert!(store.delete(&session.id).await.expect("delete"));
+
+    assert_eq!(store.load(&session.id).await.expect("load"), None);
+    assert_eq!(store.credentials(&session.id).await.expect("credentials"), None);
+    assert_eq!(store.resolve_code(&session.code).await.expect("resolve"), None);
+    assert!(!store.list().await.expect("list").iter().any(|s| s.id == session.id));
+    let applied = next(&store, &session.id, &new_id()).await;
+    assert!(matches!(applied, Err(StoreError::NotFound)), "apply: {applied:?}");
+    assert!(!store.delete(&session.id).await.expect("second delete"));
+    loop {
+        match recv(&mut feed).await {
+            Feed::Deleted { session: s } if *s == *session.id => break,
+            Feed::Events { session: s, .. } if *s == *session.id => panic!("events after the delete"),
+            _ => {}
+        }
+    }
+    // Its code is free again.
+    let reuse = Session::new(new_id(), session.code.clone(), definition(1), now_ms());
+    store
+        .create(&reuse, &new_credentials())
+        .await
+        .expect("the code is free");
+}
+
+async fn a_retry_reaching_a_deleted_session_is_not_found(store: Arc<dyn Store>) {
+    let (session, _) = create(&store, 2).await;
+    let cmd = new_id();
+    next(&store, &session.id, &cmd).await.expect("apply");
+    assert!(store.delete(&session.id).await.expect("delete"));
+
+    // The retry must not be acknowledged: the command's effects are gone with the session.
+    let retried = next(&store, &session.id, &cmd).await;
+
+    assert!(matches!(retried, Err(StoreError::NotFound)), "retry: {retried:?}");
+}
+
+async fn a_participant_is_registered_once_per_token_hash(store: Arc<dyn Store>) {
+    let (session, _) = create(&store, 1).await;
+    let hash = new_id();
+    let first = fresh_participant();
+    let second = fresh_participant();
+    assert_ne!(first.id, second.id);
+
+    assert_eq!(store.find_participant(&session.id, &hash).await.expect("find"), None);
+    assert_eq!(
+        store.participant(&session.id, &hash, &first).await.expect("register"),
+        first
+    );
+    assert_eq!(
+        store.participant(&session.id, &hash, &second).await.expect("again"),
+        first
+    );
+    assert_eq!(
+        store.find_participant(&session.id, &hash).await.expect("find"),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.find_participant(&session.id, &new_id()).await.expect("find"),
+        None
+    );
+    // Another token hash is another participant.
+    let other = new_id();
+    assert_eq!(
+        store.participant(&session.id, &other, &second).await.expect("other"),
+        second
+    );
+    assert_eq!(
+        store.find_participant(&session.id, &hash).await.expect("find"),
+        Some(first)
+    );
+}
+
+async fn presence_sums_recent_reports_of_every_instance_and_drops_stale_ones(store: Arc<dyn Store>) {
+    let (session, _) = create(&store, 1).await;
+    let id = &session.id;
+    let t = now_ms();
+
+    assert_eq!(store.report_presence(id, "a", 3, 2, t).await.expect("a"), (3, 2));
+    assert_eq!(store.report_presence(id, "b", 4, 1, t).await.expect("b"), (7, 3));
+    // An instance's new report replaces its previous one.
+    assert_eq!(
+        store.report_presence(id, "a", 5, 4, t + 1).await.expect("a again"),
+        (9, 5)
+    );
+    // Only "b" reports once "a"'s last report is older than the time-to-live.
+    let later = t + 1 + PRESENCE_TTL_MS + 1;
+    assert_eq!(
+        store.report_presence(id, "b", 4, 1, later).await.expect("b later"),
+        (4, 1)
+    );
+    assert_eq!(
+        store.report_presence(id, "b", 2, 0, later + 1).await.expect("b again"),
+        (2, 0)
+    );
+}
+
+async fn participant_lookups_and_presence_reports_for_a_missing_session_are_not_found(store: Arc<dyn Store>) {
+    // `participant`, `events_since` and `apply` already answer NotFound for a missing session
+    // on every store; the lookup and the presence report must agree with them.
+    let missing = new_id();
+    let found = store.find_participant(&missing, &new_id()).await;
+    assert!(
+        matches!(found, Err(StoreError::NotFound)),
+        "find_participant: {found:?}"
+    );
+    let totals = store.report_presence(&missing, "a", 1, 1, now_ms()).await;
+    assert!(
+        matches!(totals, Err(StoreError::NotFound)),
+        "report_presence: {totals:?}"
+    );
+
+    // A hub still reporting for a session just deleted must not bring its presence back.
+    let (session, _) = create(&store, 1).await;
+    let hash = new_id();
+    store
+        .participant(&session.id, &hash, &fresh_participant())
+        .await
+        .expect("participant");
+    assert!(store.delete(&session.id).await.expect("delete"));
+    let found = store.find_participant(&session.id, &hash).await;
+    assert!(
+        matches!(found, Err(StoreError::NotFound)),
+        "find_participant after delete: {found:?}"
+    );
+    let totals = store.report_presence(&session.id, "a", 1, 1, now_ms()).await;
+    assert!(
+        matches!(totals, Err(StoreError::NotFound)),
+        "report_presence after delete: {totals:?}"
+    );
+}
+
+async fn commands_racing_on_two_instances_lose_no_update(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    const RACERS: usize = 60;
+    let (session, _) = create(&a, 100).await;
+    let id: Arc<str> = session.id.as_str().into();
+
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let id = id.clone();
+            tokio::spawn(async move { next(&store, &id, &new_id()).await })
+        })
+        .collect();
+    let mut returned = Vec::new();
+    let mut acked = Vec::new();
+    for task in tasks {
+        match within(task).await.expect("task") {
+            Ok(Applied::New { seq, events }) => {
+                acked.push(seq);
+                returned.extend(events);
+            }
+            other => panic!("expected Applied::New, got {other:?}"),
+        }
+    }
+
+    let last = 1 + RACERS as u64;
+    let loaded = b.load(&id).await.expect("load").expect("session");
+    assert_eq!((loaded.current, loaded.seq), (Some(RACERS - 1), last));
+    acked.sort_unstable();
+    acked.dedup();
+    returned.sort_by_key(|e| e.seq);
+    assert_eq!(acked.len(), RACERS, "every command was acknowledged with its own seq");
+    for store in [&a, &b] {
+        let log = store.events_since(&id, 0).await.expect("events").expect("kept");
+        assert_eq!(seqs(&log), (1..=last).collect::<Vec<_>>());
+        // Each move starts where the one before it ended: no command decided on a stale state.
+        let moves: Vec<(Option<usize>, usize)> = log
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::AgendaMoved { previous, current, .. } => Some((previous, current)),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<_> = (0..RACERS).map(|i| (i.checked_sub(1), i)).collect();
+        assert_eq!(moves, expected);
+        assert_eq!(returned, log, "the events returned are the events stored");
+    }
+}
+
+async fn retries_of_one_command_racing_on_two_instances_apply_it_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    const RETRIES: usize = 10;
+    let (session, _) = create(&a, 3).await;
+    let id: Arc<str> = session.id.as_str().into();
+    let cmd: Arc<str> = new_id().into();
+
+    let tasks: Vec<_> = (0..RETRIES)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (id, cmd) = (id.clone(), cmd.clone());
+            tokio::spawn(async move { next(&store, &id, &cmd).await })
+        })
+        .collect();
+    let mut new = Vec::new();
+    let mut duplicates = Vec::new();
+    for task in tasks {
+        match within(task).await.expect("task").expect("apply") {
+            Applied::New { seq, .. } => new.push(seq),
+            Applied::Duplicate { seq } => duplicates.push(seq),
+        }
+    }
+
+    assert_eq!(new, [2], "exactly one retry is applied");
+    assert_eq!(duplicates, [2; RETRIES - 1]);
+    let loaded = b.load(&id).await.expect("load").expect("session");
+    assert_eq!((loaded.current, loaded.seq), (Some(0), 2));
+    let log = a.events_since(&id, 0).await.expect("events").expect("kept");
+    assert_eq!(seqs(&log), [1, 2]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing
+// ---------------------------------------------------------------------------------------------
+
+/// Upper bound on any single wait, so that a failure shows as a failed test, not a hung one.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+async fn two_handles(backend: Backend) -> (Arc<dyn Store>, Arc<dyn Store>) {
+    match backend {
+        // The memory store serves one process: its "instances" share the one store.
+        Backend::Memory => {
+            let one = store(backend).await;
+            (one.clone(), one)
+        }
+        Backend::Redis => (store(backend).await, store(backend).await),
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn new_code() -> String {
+    (0..6)
+        .map(|_| char::from(CODE_ALPHABET[rand::random_range(0..CODE_ALPHABET.len())]))
+        .collect()
+}
+
+fn new_credentials() -> Credentials {
+    Credentials {
+        moderator: new_id(),
+        rapporteur: new_id(),
+    }
+}
+
+fn fresh_participant() -> Participant {
+    Participant {
+        id: new_id(),
+        joined_at: now_ms(),
+    }
+}
+
+fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(since_epoch.as_millis()).expect("milliseconds fit in i64")
+}
+
+/// A valid definition with `items` agenda items of the default kind (no debate, so moving
+/// through the agenda makes exactly one `agenda.moved` per move).
+fn definition(items: usize) -> SessionDefinition {
+    SessionDefinition::parse(RawDefinition {
+        title: Some("Conformance".into()),
+        agenda: Some(
+            (0..items)
+                .map(|i| RawItem {
+                    title: Some(format!("Item {i}")),
+                    kind: None,
+                    minutes: Some(10),
+                    speakers: None,
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    })
+    .expect("a valid definition")
+}
+
+async fn create(store: &Arc<dyn Store>, items: usize) -> (Session, Credentials) {
+    let session = Session::new(new_id(), new_code(), definition(items), now_ms());
+    let credentials = new_credentials();
+    store.create(&session, &credentials).await.expect("create");
+    (session, credentials)
+}
+
+async fn next(store: &Arc<dyn Store>, id: &str, cmd: &str) -> Result<Applied, StoreError> {
+    store
+        .apply(id, cmd, Role::Moderator, &Command::AgendaNext, now_ms())
+        .await
+}
+
+fn seqs(events: &[Sequenced]) -> Vec<u64> {
+    events.iter().map(|e| e.seq).collect()
+}
+
+fn kinds(events: &[Sequenced]) -> Vec<&'static str> {
+    events.iter().map(|e| e.event.kind()).collect()
+}
+
+async fn within<F: Future>(future: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, future).await.expect("no answer in time")
+}
+
+/// The next message on the feed. A lagged receiver is a failure: the test cannot know what
+/// it missed.
+async fn recv(feed: &mut broadcast::Receiver<Feed>) -> Feed {
+    within(feed.recv()).await.expect("the feed is open and not lagging")
+}
+
+/// Returns once `feed` is known to carry what this store publishes. A Redis store subscribes
+/// in the background after connecting and announces [`Feed::Gap`] when it has: whatever was
+/// published before is lost, as the gap says. So publish (a presence report, which every store
+/// publishes) until one is heard, publishing again after each gap.
+async fn feed_is_live(store: &Arc<dyn Store>, feed: &mut broadcast::Receiver<Feed>, id: &str) {
+    store
+        .report_presence(id, "feed-probe", 0, 0, now_ms())
+        .await
+        .expect("report presence");
+    loop {
+        match recv(feed).await {
+            Feed::Presence { session, .. } if *session == *id => return,
+            Feed::Gap => {
+                store
+                    .report_presence(id, "feed-probe", 0, 0, now_ms())
+                    .await
+                    .expect("report presence");
+            }
+            _ => {}
+        }
+    }
+}
