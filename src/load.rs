@@ -298,12 +298,12 @@ struct Followed {
     errors: u32,
     closed: bool,
     /// Kept open until every reader is done.
-    _ws: Ws,
+    ws: Ws,
 }
 
 /// Reads one participant's socket until told to stop, stamping each `agenda.moved` event.
 async fn follow(
-    mut ws: Ws,
+    ws: Ws,
     mut seq: u64,
     moves: usize,
     received: Arc<AtomicU64>,
@@ -315,9 +315,9 @@ async fn follow(
         resyncs: 0,
         errors: 0,
         closed: false,
-        _ws: ws,
+        ws,
     };
-    let ws = &mut out._ws;
+    let ws = &mut out.ws;
     loop {
         let msg = tokio::select! {
             msg = ws.next() => msg,
@@ -382,7 +382,9 @@ async fn moderator_reader(
         let at = Instant::now();
         match msg {
             Some(Ok(Message::Text(t))) => {
-                let Ok(f) = serde_json::from_str::<Frame>(t.as_str()) else { continue };
+                let Ok(f) = serde_json::from_str::<Frame>(t.as_str()) else {
+                    continue;
+                };
                 let Some(id) = f.id else { continue };
                 let outcome = match f.kind.as_ref() {
                     "ack" => f
@@ -483,14 +485,15 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         bail!("--sources {sources}: at most 254 (127.0.0.1 to 127.0.0.254)");
     }
     if sources > 1 && !target.addr.is_ipv4() {
-        bail!("--sources {sources} needs an IPv4 server address (127.0.0.x); use --sources 1 for {}", target.addr);
+        bail!(
+            "--sources {sources} needs an IPv4 server address (127.0.0.x); use --sources 1 for {}",
+            target.addr
+        );
     }
-    let budget = Duration::from_secs(args.timeout_s.unwrap_or(60))
-        + if args.timeout_s.is_some() {
-            Duration::ZERO
-        } else {
-            Duration::from_millis(args.interval_ms.saturating_mul(args.moves as u64))
-        };
+    let budget = match args.timeout_s {
+        Some(s) => Duration::from_secs(s),
+        None => Duration::from_secs(60) + Duration::from_millis(args.interval_ms.saturating_mul(args.moves as u64)),
+    };
     let deadline = started + budget;
 
     // Every socket is a descriptor: raise the soft limit to the hard one, and say so when N does not fit.
@@ -721,7 +724,10 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     // The readable report.
     let kib = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.1} MiB", v as f64 / 1024.0));
     println!();
-    println!("  {:<18} {connected} of {n} ({failed} failed, {skipped} not tried)", "participants");
+    println!(
+        "  {:<18} {connected} of {n} ({failed} failed, {skipped} not tried)",
+        "participants"
+    );
     println!("  {:<18} {connect_s:.3} s (all welcomes)", "connect time");
     println!(
         "  {:<18} {} sent, {acked} acked, {} refused, {unanswered} unanswered; ack p50 {:.2} ms, max {:.2} ms",
@@ -731,8 +737,14 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         quantile_ms(&acks, 0.5),
         quantile_ms(&acks, 1.0)
     );
-    println!("  {:<18} {expected} expected, {received} received, {lost} lost", "deliveries");
-    println!("  {:<18} p50 {p50:.2} ms   p99 {p99:.2} ms   max {max:.2} ms", "latency");
+    println!(
+        "  {:<18} {expected} expected, {received} received, {lost} lost",
+        "deliveries"
+    );
+    println!(
+        "  {:<18} p50 {p50:.2} ms   p99 {p99:.2} ms   max {max:.2} ms",
+        "latency"
+    );
     println!(
         "  {:<18} {gaps} seq gaps, {resyncs} resyncs, {errors} errors, {closed} closed, {unmatched} unmatched",
         "anomalies"
@@ -808,10 +820,20 @@ mod tests {
 
     #[test]
     fn only_loopback_targets_are_accepted() {
-        for ok in ["http://127.0.0.1:8080", "http://localhost:9000/", "ws://127.0.0.2:1", "http://[::1]:8080"] {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:9000/",
+            "ws://127.0.0.2:1",
+            "http://[::1]:8080",
+        ] {
             assert!(Target::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["http://10.0.0.1:8080", "https://127.0.0.1", "http://example.org", "http://u@127.0.0.1"] {
+        for bad in [
+            "http://10.0.0.1:8080",
+            "https://127.0.0.1",
+            "http://example.org",
+            "http://u@127.0.0.1",
+        ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }

@@ -65,6 +65,7 @@ return {'ok'}
 "#;
 
 const PRESENCE: &str = r#"
+if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, -1} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 local all = redis.call('HGETALL', KEYS[1])
@@ -118,7 +119,16 @@ impl RedisStore {
             .map_err(unavailable)?;
         let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;
         let feed = broadcast::channel(FEED_CAPACITY).0;
-        let subscriber = tokio::spawn(listen(client, feed.clone()));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let subscriber = tokio::spawn(listen(client, feed.clone(), ready_tx));
+        // Serve nothing before the feed is live: an event published in between would be
+        // missed by this instance's hubs.
+        if tokio::time::timeout(Duration::from_secs(10), ready_rx).await.is_err() {
+            subscriber.abort();
+            return Err(StoreError::Unavailable(
+                "could not subscribe to the feed channel".into(),
+            ));
+        }
         Ok(Self {
             conn,
             apply: Script::new(APPLY),
@@ -136,9 +146,10 @@ impl RedisStore {
 /// Reads the pub/sub channel for as long as the store lives, reconnecting with backoff.
 /// After every (re)subscription it announces [`Feed::Gap`]: messages published while it was
 /// away are lost, so hubs compare their `seq` with the store.
-async fn listen(client: redis::Client, feed: broadcast::Sender<Feed>) {
+async fn listen(client: redis::Client, feed: broadcast::Sender<Feed>, ready: tokio::sync::oneshot::Sender<()>) {
     let mut delay = Duration::from_millis(100);
     let mut first = true;
+    let mut ready = Some(ready);
     loop {
         match client.get_async_pubsub().await {
             Ok(mut pubsub) => match pubsub.subscribe(CHANNEL).await {
@@ -149,6 +160,9 @@ async fn listen(client: redis::Client, feed: broadcast::Sender<Feed>) {
                     }
                     first = false;
                     let _ = feed.send(Feed::Gap);
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(());
+                    }
                     let mut messages = pubsub.on_message();
                     while let Some(msg) = messages.next().await {
                         let Ok(payload) = msg.get_payload::<String>() else {
@@ -280,10 +294,12 @@ impl Store for RedisStore {
                 .query_async(&mut c)
                 .await
                 .map_err(unavailable)?;
+            // A deleted session answers NotFound even to a retry of a command it once applied.
+            let state = state.ok_or(StoreError::NotFound)?;
             if let Some(seq) = done {
                 return Ok(Applied::Duplicate { seq });
             }
-            let mut session: Session = serde_json::from_str(&state.ok_or(StoreError::NotFound)?).map_err(corrupt)?;
+            let mut session: Session = serde_json::from_str(&state).map_err(corrupt)?;
             let expected = session.seq;
             let events = session.handle(role, command, now)?;
             let wire = Wire::Events {
@@ -371,11 +387,15 @@ impl Store for RedisStore {
     }
 
     async fn find_participant(&self, id: &str, token_hash: &str) -> Result<Option<Participant>, StoreError> {
-        let raw: Option<String> = self
-            .conn()
+        let (exists, raw): (bool, Option<String>) = redis::pipe()
+            .exists(key(id, "seq"))
             .hget(key(id, "participants"), token_hash)
+            .query_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
+        if !exists {
+            return Err(StoreError::NotFound);
+        }
         raw.map(|r| serde_json::from_str(&r).map_err(corrupt)).transpose()
     }
 
@@ -388,9 +408,10 @@ impl Store for RedisStore {
         now: i64,
     ) -> Result<(u64, u64), StoreError> {
         let mut c = self.conn();
-        let (total_c, total_p): (u64, u64) = self
+        let (total_c, total_p): (i64, i64) = self
             .presence
             .key(key(id, "presence"))
+            .key(key(id, "seq"))
             .arg(instance)
             .arg(connected)
             .arg(participants)
@@ -401,7 +422,10 @@ impl Store for RedisStore {
             .invoke_async(&mut c)
             .await
             .map_err(unavailable)?;
-        Ok((total_c, total_p))
+        match (u64::try_from(total_c), u64::try_from(total_p)) {
+            (Ok(c), Ok(p)) => Ok((c, p)),
+            _ => Err(StoreError::NotFound),
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
