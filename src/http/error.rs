@@ -50,7 +50,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("no such session".into()),
             StoreError::Domain(d) => ApiError::Conflict(d.to_string()),
-            StoreError::CodeTaken => ApiError::Conflict(e.to_string()),
+            StoreError::CodeTaken | StoreError::Full => ApiError::Conflict(e.to_string()),
             StoreError::Contention => ApiError::Conflict(e.to_string()),
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
             StoreError::Corrupt(m) => ApiError::Internal(m),

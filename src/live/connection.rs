@@ -243,15 +243,23 @@ impl Conn {
                 End::Close(CLOSE_POLICY, "unauthorized"),
             )
         };
+        let fail = |e: StoreError| match e {
+            StoreError::NotFound => not_found(),
+            StoreError::Full => (
+                Refusal {
+                    id: None,
+                    code: ErrorCode::Conflict,
+                    message: e.to_string(),
+                },
+                End::Close(CLOSE_POLICY, "session full"),
+            ),
+            e => unavailable(e),
+        };
         let session = match (&hello.session, &hello.code) {
             (Some(id), _) if id.len() <= 64 => id.clone(),
             (None, Some(code)) => {
                 let code = auth::normalise_code(code).ok_or_else(not_found)?;
-                store
-                    .resolve_code(&code)
-                    .await
-                    .map_err(unavailable)?
-                    .ok_or_else(not_found)?
+                store.resolve_code(&code).await.map_err(fail)?.ok_or_else(not_found)?
             }
             (Some(_), _) => return Err(not_found()),
             (None, None) => {
@@ -261,11 +269,7 @@ impl Conn {
                 ))
             }
         };
-        let credentials = store
-            .credentials(&session)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(not_found)?;
+        let credentials = store.credentials(&session).await.map_err(fail)?.ok_or_else(not_found)?;
         let role = match (&hello.key, hello.role) {
             (Some(key), _) => auth::role_for_key(&credentials, key)
                 .ok_or_else(|| unauthorized("that key does not open this session"))?,
@@ -280,7 +284,7 @@ impl Conn {
                 Some(token) => store
                     .find_participant(&session, &auth::hash(token))
                     .await
-                    .map_err(unavailable)?
+                    .map_err(fail)?
                     .map(|p| (token.to_owned(), p)),
                 None => None,
             };
@@ -295,19 +299,14 @@ impl Conn {
                     let p = store
                         .participant(&session, &auth::hash(&token), &fresh)
                         .await
-                        .map_err(unavailable)?;
+                        .map_err(fail)?;
                     Some((token, p))
                 }
             }
         } else {
             None
         };
-        let code = store
-            .load(&session)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(not_found)?
-            .code;
+        let code = store.load(&session).await.map_err(fail)?.ok_or_else(not_found)?.code;
         Ok(Peer {
             session,
             code,

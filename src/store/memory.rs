@@ -2,7 +2,7 @@
 //! never held across an `.await`. State is lost at exit; one instance only.
 
 use super::{Applied, Credentials, Feed, Participant, SessionSummary, Store, StoreError, FEED_CAPACITY};
-use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, PRESENCE_TTL_MS};
+use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, MAX_PARTICIPANTS, PRESENCE_TTL_MS};
 use crate::domain::session::Sequenced;
 use crate::domain::{Command, Role, Session};
 use async_trait::async_trait;
@@ -167,11 +167,14 @@ impl Store for MemoryStore {
     async fn participant(&self, id: &str, token_hash: &str, fresh: &Participant) -> Result<Participant, StoreError> {
         let mut inner = self.lock();
         let entry = inner.sessions.get_mut(id).ok_or(StoreError::NotFound)?;
-        Ok(entry
-            .participants
-            .entry(token_hash.to_owned())
-            .or_insert_with(|| fresh.clone())
-            .clone())
+        if let Some(p) = entry.participants.get(token_hash) {
+            return Ok(p.clone());
+        }
+        if entry.participants.len() >= MAX_PARTICIPANTS {
+            return Err(StoreError::Full);
+        }
+        entry.participants.insert(token_hash.to_owned(), fresh.clone());
+        Ok(fresh.clone())
     }
 
     async fn find_participant(&self, id: &str, token_hash: &str) -> Result<Option<Participant>, StoreError> {

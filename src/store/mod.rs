@@ -31,6 +31,8 @@ pub enum StoreError {
     Domain(#[from] DomainError),
     #[error("the session code is taken")]
     CodeTaken,
+    #[error("the session has reached its {MAX_PARTICIPANTS} participants")]
+    Full,
     #[error("too much contention on the session; try again")]
     Contention,
     #[error("store unavailable: {0}")]
@@ -153,6 +155,10 @@ pub trait Store: Send + Sync + 'static {
     fn feed(&self) -> broadcast::Receiver<Feed>;
     fn name(&self) -> &'static str;
 }
+
+/// Participants one session registers at most: a bound on what a flood of anonymous
+/// `hello`s can make the store keep.
+pub const MAX_PARTICIPANTS: usize = 50_000;
 
 /// How long an instance's presence report counts.
 pub const PRESENCE_TTL_MS: i64 = 30_000;

@@ -15,7 +15,7 @@
 
 use super::memory::retained_since;
 use super::{Applied, Credentials, Feed, Participant, SessionSummary, Store, StoreError};
-use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, FEED_CAPACITY, PRESENCE_TTL_MS};
+use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, FEED_CAPACITY, MAX_PARTICIPANTS, PRESENCE_TTL_MS};
 use crate::domain::session::Sequenced;
 use crate::domain::{Command, Role, Session};
 use async_trait::async_trait;
@@ -64,6 +64,15 @@ if #ARGV >= 8 then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
 return {'ok'}
 "#;
 
+const JOIN: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
+local have = redis.call('HGET', KEYS[2], ARGV[1])
+if have then return {'ok', have} end
+if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[3]) then return {'full'} end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return {'ok', ARGV[2]}
+"#;
+
 const PRESENCE: &str = r#"
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, -1} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4])
@@ -85,6 +94,7 @@ return {c, p}
 pub struct RedisStore {
     conn: ConnectionManager,
     apply: Script,
+    join: Script,
     presence: Script,
     feed: broadcast::Sender<Feed>,
     subscriber: tokio::task::JoinHandle<()>,
@@ -132,6 +142,7 @@ impl RedisStore {
         Ok(Self {
             conn,
             apply: Script::new(APPLY),
+            join: Script::new(JOIN),
             presence: Script::new(PRESENCE),
             feed,
             subscriber,
@@ -369,21 +380,21 @@ impl Store for RedisStore {
     }
 
     async fn participant(&self, id: &str, token_hash: &str, fresh: &Participant) -> Result<Participant, StoreError> {
-        let mut c = self.conn();
-        let k = key(id, "participants");
-        let (exists, _, raw): (bool, bool, Option<String>) = redis::pipe()
-            .atomic()
-            .exists(key(id, "seq"))
-            .hset_nx(&k, token_hash, serde_json::to_string(fresh).map_err(corrupt)?)
-            .hget(&k, token_hash)
-            .query_async(&mut c)
+        let reply: Vec<String> = self
+            .join
+            .key(key(id, "seq"))
+            .key(key(id, "participants"))
+            .arg(token_hash)
+            .arg(serde_json::to_string(fresh).map_err(corrupt)?)
+            .arg(MAX_PARTICIPANTS)
+            .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
-        if !exists {
-            let _: () = c.del(&k).await.map_err(unavailable)?;
-            return Err(StoreError::NotFound);
+        match (reply.first().map(String::as_str), reply.get(1)) {
+            (Some("ok"), Some(raw)) => serde_json::from_str(raw).map_err(corrupt),
+            (Some("full"), _) => Err(StoreError::Full),
+            _ => Err(StoreError::NotFound),
         }
-        serde_json::from_str(&raw.ok_or_else(|| StoreError::Corrupt("participant vanished".into()))?).map_err(corrupt)
     }
 
     async fn find_participant(&self, id: &str, token_hash: &str) -> Result<Option<Participant>, StoreError> {
