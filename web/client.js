@@ -215,6 +215,9 @@ const BACKOFF_CAP_MS = 10000;
 const OFFLINE_AFTER = 3;
 /** A socket not welcomed within this time is dropped and tried again (captive portals, stalls). */
 const WELCOME_TIMEOUT_MS = 10000;
+/** The server sends something (presence) at least every 10 s; silence this long means the
+ * connection died without telling anyone (a Wi-Fi that drops packets): reconnect. */
+const SILENCE_MS = 35000;
 /** Settled commands kept for display. */
 const KEEP_COMMANDS = 40;
 
@@ -244,6 +247,7 @@ export class Client {
     this.status = 'connecting';
     this.presence = null;
     this.clockOffset = 0;
+    this.heard = Date.now();
     this.commands = [];
     this.ws = null;
     this.welcomed = false;
@@ -309,6 +313,9 @@ export class Client {
     addEventListener('pageshow', (e) => {
       if (e.persisted) wake();
     });
+    setInterval(() => {
+      if (this.ws && this.welcomed && Date.now() - this.heard > SILENCE_MS) this.resync();
+    }, 5000);
     this.open();
     return this;
   }
@@ -365,6 +372,7 @@ export class Client {
       } catch {
         return;
       }
+      this.heard = Date.now();
       if (msg && typeof msg === 'object') this.handle(msg);
     };
     ws.onclose = (e) => {
