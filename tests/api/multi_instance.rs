@@ -124,3 +124,65 @@ async fn a_hub_that_lost_its_feed_catches_up_after_resubscribing() {
         }
     }
 }
+
+/// Polls `/healthz` until it answers `status`: the store's reconnection has no event to wait on.
+async fn health_becomes(app: &TestApp, status: u16) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let got = app
+            .http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("healthz")
+            .status();
+        if got == status {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "healthz stayed {got}, expected {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn when_redis_dies_and_restarts_nothing_is_lost_and_clients_resume() {
+    let mut redis = OwnRedis::start();
+    let app = TestApp::spawn_on(Backend::Redis, Some(redis.url()), Default::default()).await;
+    let created = app.create(&sou94()).await;
+    let (mut moderator, _) = hello_moderator(&app, &created).await;
+    assert_eq!(moderator.call("agenda.next", json!({})).await["type"], "ack");
+    let (mut participant, _) = hello_participant(&app, &created["code"]).await;
+
+    redis.kill();
+    health_becomes(&app, 503).await;
+    // A command that cannot be stored is not acknowledged: the socket closes with 1011 so the
+    // page reconnects and sends it again.
+    let id = moderator.cmd("agenda.next", json!({})).await;
+    assert_eq!(moderator.closed().await, Some(1011));
+
+    redis.restart();
+    health_becomes(&app, 200).await;
+    let (mut moderator, welcome) = hello_moderator(&app, &created).await;
+    assert_eq!(
+        welcome["seq"], 2,
+        "what was acknowledged before the crash is still there"
+    );
+    moderator.cmd_with_id(&id, "agenda.next", json!({})).await;
+    assert_eq!(moderator.reply_to(&id).await["result"]["seq"], 3);
+    // The participant that stayed connected hears it: the feed resubscribed and caught up.
+    let mut seq = 2;
+    while seq < 3 {
+        let f = participant.recv().await;
+        match f["type"].as_str() {
+            Some("event") => {
+                assert_eq!(f["seq"], seq + 1);
+                seq += 1;
+            }
+            Some("welcome") => seq = f["seq"].as_u64().expect("seq"),
+            _ => {}
+        }
+    }
+}
