@@ -49,6 +49,13 @@ pub struct LoadArgs {
     /// Milliseconds between two moves (the server allows a socket 10 frames a second).
     #[arg(long, default_value_t = 200)]
     pub interval_ms: u64,
+    /// The two agenda items the moves alternate between (moves into or out of a debate item
+    /// also open or close questions: two events a move).
+    #[arg(long, value_delimiter = ',', value_name = "A,B", default_values_t = [0, 1])]
+    pub items: Vec<usize>,
+    /// Session definition to create (JSON) [default: the SOU 94 session, built in].
+    #[arg(long)]
+    pub definition: Option<std::path::PathBuf>,
     /// Sockets opened at a time.
     #[arg(long, default_value_t = 500)]
     pub batch: usize,
@@ -131,7 +138,7 @@ struct CreatedReply {
 }
 
 /// Creates the SOU 94 session with one plain HTTP/1.1 request.
-async fn create_session(target: &Target, token: Option<&Secret>) -> anyhow::Result<CreatedReply> {
+async fn create_session(target: &Target, token: Option<&Secret>, definition: &[u8]) -> anyhow::Result<CreatedReply> {
     let path = format!("{}/api/sessions", target.base_path);
     let exchange = async {
         let mut tcp = TcpStream::connect(target.addr).await?;
@@ -139,14 +146,14 @@ async fn create_session(target: &Target, token: Option<&Secret>) -> anyhow::Resu
             "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
              Accept: application/json\r\nConnection: close\r\n",
             target.authority,
-            SOU94.len()
+            definition.len()
         );
         if let Some(token) = token {
             let _ = write!(head, "Authorization: Bearer {}\r\n", token.expose());
         }
         head.push_str("\r\n");
         tcp.write_all(head.as_bytes()).await?;
-        tcp.write_all(SOU94.as_bytes()).await?;
+        tcp.write_all(definition).await?;
         let mut reply = Vec::new();
         tcp.take(4 << 20).read_to_end(&mut reply).await?;
         Ok::<_, std::io::Error>(reply)
@@ -522,16 +529,25 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         }
     }
 
-    let session = create_session(&target, args.admin_token.as_ref()).await?;
+    if args.items.len() != 2 || args.items[0] == args.items[1] {
+        bail!("--items needs two different agenda items, e.g. --items 0,1");
+    }
+    let definition = match &args.definition {
+        Some(path) => std::fs::read(path).with_context(|| format!("--definition {}", path.display()))?,
+        None => SOU94.as_bytes().to_vec(),
+    };
+    let session = create_session(&target, args.admin_token.as_ref(), &definition).await?;
     let ws_url = target.ws_url();
     println!(
         "palabre load: {n} participants on {ws_url} (session {}, code {}), from {sources} source address{}, \
-         {} moves {} ms apart; deadline {:.0} s",
+         {} moves {} ms apart between items {} and {}; deadline {:.0} s",
         session.id,
         session.code,
         if sources == 1 { "" } else { "es" },
         args.moves,
         args.interval_ms,
+        args.items[0],
+        args.items[1],
         budget.as_secs_f64()
     );
 
@@ -616,17 +632,19 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let server_cpu0 = args.server_pid.and_then(|p| cpu_seconds(&p.to_string()));
     let own_cpu0 = cpu_seconds("self");
 
-    // The moves: agenda.goto 0, 1, 0, 1, … (the first one also starts the session).
+    // The moves: agenda.goto a, b, a, b, … (the first one also starts the session).
     let mut moves: Vec<Move> = Vec::with_capacity(args.moves);
     let mut tick = tokio::time::interval(Duration::from_millis(args.interval_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut cut_short = false;
     for k in 0..args.moves {
         tick.tick().await;
         if Instant::now() >= deadline {
+            cut_short = true;
             break;
         }
         let id = uuid::Uuid::new_v4().hyphenated().to_string();
-        let item = k % 2;
+        let item = args.items[k % 2];
         let frame = serde_json::json!({"type": "cmd", "id": id, "op": "agenda.goto", "item": item}).to_string();
         let sent = Instant::now();
         if let Err(e) = mod_tx.send(Message::text(frame)).await {
@@ -672,18 +690,21 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         followed.push(r.context("a participant reader panicked")?);
     }
 
-    // Match each delivery to its move through the seq the move was acknowledged with.
-    let by_seq: HashMap<u64, usize> = moves
+    // Match each delivery to its move. An ack carries the seq of the command's last event, and
+    // one socket's commands are applied in order: a move's `agenda.moved` is the event after the
+    // previous move's seq, up to its own (a move into or out of a debate has two events).
+    let mut acked_seqs: Vec<(u64, usize)> = moves
         .iter()
         .enumerate()
         .filter_map(|(k, m)| Some((m.seq()?, k)))
         .collect();
+    acked_seqs.sort_unstable();
     let mut per_move: Vec<Vec<u64>> = vec![Vec::with_capacity(connected); moves.len()];
     let mut unmatched = 0u64;
     for f in &followed {
         for (seq, at) in &f.moved {
-            match by_seq.get(seq) {
-                Some(&k) => per_move[k].push(at.saturating_duration_since(moves[k].sent).as_micros() as u64),
+            match acked_seqs.get(acked_seqs.partition_point(|(s, _)| s < seq)) {
+                Some(&(_, k)) => per_move[k].push(at.saturating_duration_since(moves[k].sent).as_micros() as u64),
                 None => unmatched += 1,
             }
         }
@@ -773,6 +794,12 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     if let Some(first) = refused.first() {
         println!("  {:<18} {first}", "first refusal");
     }
+    if cut_short || skipped > 0 {
+        println!(
+            "  the deadline ({:.0} s) came before everything was sent: figures are partial",
+            budget.as_secs_f64()
+        );
+    }
     if timed_out {
         println!("  stopped waiting for deliveries after {GRACE:?} (or the deadline): figures are partial");
     }
@@ -801,7 +828,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         "RESULT clients={n} p50_ms={p50:.2} p99_ms={p99:.2} max_ms={max:.2} lost={lost} connect_s={connect_s:.3} \
          rss_per_conn_kib={} connected={connected} failed={failed} sources={sources} moves={} acked={acked} \
          expected={expected} received={received} gaps={gaps} resyncs={resyncs} rss_before_kib={} rss_after_kib={} \
-         rss_end_kib={} rss_per_conn_end_kib={} server_cpu_s={} client_cpu_s={} timed_out={timed_out}",
+         rss_end_kib={} rss_per_conn_end_kib={} server_cpu_s={} client_cpu_s={} partial={}",
         f2(per_conn(rss_after)),
         moves.len(),
         opt(rss_before),
@@ -810,6 +837,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         f2(per_conn(rss_end)),
         f2(server_cpu),
         f2(own_cpu),
+        timed_out || cut_short || skipped > 0,
     );
     Ok(())
 }
