@@ -6,6 +6,7 @@ use crate::domain::{Session, SessionDefinition};
 use crate::http::auth;
 use crate::live::hub::Hubs;
 use crate::store::{Credentials, Store, StoreError};
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
 use std::future::Future;
@@ -98,15 +99,16 @@ impl AppState {
     pub async fn create_session(&self, definition: SessionDefinition, base: &str) -> Result<Created, StoreError> {
         let moderator_key = auth::new_secret();
         let rapporteur_key = auth::new_secret();
-        let credentials = Credentials {
-            moderator: auth::hash(&moderator_key),
-            rapporteur: auth::hash(&rapporteur_key),
-        };
         let id = uuid::Uuid::new_v4().simple().to_string();
         // 31^6 codes: a clash is rare, and a few tries make failure vanishingly unlikely.
         for _ in 0..16 {
             let code = auth::new_code();
             let session = Session::new(id.clone(), code.clone(), definition.clone(), now_ms());
+            let credentials = Credentials {
+                moderator: auth::hash(&moderator_key),
+                rapporteur: auth::hash(&rapporteur_key),
+                code: code.clone(),
+            };
             match self.store.create(&session, &credentials).await {
                 Ok(()) => {
                     tracing::info!(session = %id, code = %code, "session created");
@@ -151,6 +153,10 @@ pub async fn serve(
     let (tx, rx) = watch::channel(false);
     let state = AppState::new(store, config, rx);
     let app = crate::http::router(state);
+    // Events are small frames that must leave at once: no Nagle delay.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -92,6 +92,7 @@ mod tests {
         let creds = Credentials {
             moderator: hash(&m),
             rapporteur: hash(&r),
+            code: String::new(),
         };
         assert_eq!(role_for_key(&creds, &m), Some(Role::Moderator));
         assert_eq!(role_for_key(&creds, &r), Some(Role::Rapporteur));

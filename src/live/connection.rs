@@ -306,7 +306,7 @@ impl Conn {
         } else {
             None
         };
-        let code = store.load(&session).await.map_err(fail)?.ok_or_else(not_found)?.code;
+        let code = credentials.code.clone();
         Ok(Peer {
             session,
             code,
@@ -389,6 +389,8 @@ impl Conn {
         let member = self.state.hubs.join(&peer.session, peer.role == Role::Participant);
         let mut events = member.hub.subscribe();
         let mut shutdown = self.state.shutdown.clone();
+        let stopping = crate::app::stopping(&mut shutdown);
+        tokio::pin!(stopping);
         let mut seq = match self.resume(&peer, &member, hello.since).await {
             Ok(seq) => seq,
             Err(end) => return end,
@@ -421,7 +423,7 @@ impl Conn {
                         self.tx.send(Message::Ping(Default::default())).await.map_err(|_| End::Gone)
                     }
                 },
-                _ = crate::app::stopping(&mut shutdown) => Err(End::Close(CLOSE_GOING_AWAY, "server shutting down")),
+                _ = &mut stopping => Err(End::Close(CLOSE_GOING_AWAY, "server shutting down")),
             };
             if let Err(end) = step {
                 return end;

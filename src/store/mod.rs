@@ -41,11 +41,14 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// The hashes of a session's keys. The keys themselves are handed out once, at creation.
+/// What a `hello` checks: the hashes of a session's keys (the keys themselves are handed out
+/// once, at creation), and its join code, so a hello by session id needs no second read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub moderator: String,
     pub rapporteur: String,
+    #[serde(default)]
+    pub code: String,
 }
 
 /// A participant's record, found by the hash of its token.

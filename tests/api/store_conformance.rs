@@ -589,6 +589,7 @@ fn new_credentials() -> Credentials {
     Credentials {
         moderator: new_id(),
         rapporteur: new_id(),
+        code: String::new(),
     }
 }
 
