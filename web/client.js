@@ -209,6 +209,16 @@ function storage() {
 
 // ---------------------------------------------------------------- connection
 
+/** Closes a socket that is no longer ours, without its handlers firing. */
+function detach(ws, code) {
+  ws.onclose = ws.onmessage = ws.onopen = null;
+  try {
+    ws.close(code);
+  } catch {
+    /* already closing */
+  }
+}
+
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10000;
 /** After this many failed attempts in a row the badge says "offline". */
@@ -297,12 +307,7 @@ export class Client {
       if (ws) {
         this.ws = null;
         this.welcomed = false;
-        ws.onclose = ws.onmessage = ws.onopen = null;
-        try {
-          ws.close();
-        } catch {
-          /* already closing */
-        }
+        detach(ws);
         this.requeue();
       }
       this.scheduleReconnect();
@@ -344,12 +349,7 @@ export class Client {
     this.welcomeTimer = setTimeout(() => {
       if (ws !== this.ws || this.welcomed) return;
       this.ws = null;
-      ws.onclose = ws.onmessage = ws.onopen = null;
-      try {
-        ws.close();
-      } catch {
-        /* ignore */
-      }
+      detach(ws);
       this.requeue();
       this.scheduleReconnect();
     }, WELCOME_TIMEOUT_MS);
@@ -387,14 +387,7 @@ export class Client {
     const ws = this.ws;
     this.ws = null;
     this.welcomed = false;
-    if (ws) {
-      ws.onclose = ws.onmessage = ws.onopen = null;
-      try {
-        ws.close(1000);
-      } catch {
-        /* already closing */
-      }
-    }
+    if (ws) detach(ws, 1000);
     this.requeue();
     this.open();
   }

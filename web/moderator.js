@@ -1,38 +1,28 @@
 // Moderator console: moves the room through the agenda, opens Q&A, ends the session.
 
 import {
-  connect, h, fill, setText, $t, pathSegment, fragmentKey, bindConnBadge, itemStatus, itemSeconds,
-  fmtDuration, fmtTime, every,
+  connect, h, fill, setText, pathSegment, fragmentKey, itemStatus, itemSeconds, fmtDuration, fmtTime, every,
 } from './client.js';
-import { t, tv, initI18n, onLangChange, currentLang } from './i18n.js';
+import { t, tv, currentLang } from './i18n.js';
+import { $, startPage, showContent, showFatal, renderPhase, renderNow, agendaRow, itemMeta } from './render.js';
+import { renderJoinLink, renderTimer } from './room.js';
 
-const $ = (id) => document.getElementById(id);
-const sessionId = pathSegment(1);
-const key = fragmentKey();
 const LOG_SIZE = 8;
-let ready = false;
 let liveCell = null; // the agenda cell whose time ticks (current item)
 let toastTimer = null;
 
+const sessionId = pathSegment(1);
+const key = fragmentKey();
 const client = sessionId && key ? connect({ session: sessionId, key }) : null;
-
-if (client) {
-  bindConnBadge($t('conn-state'), client);
-  globalThis.__palabre = client; // for browser tests and debugging
-  client.on('state', render);
-  client.on('status', render);
-  client.on('presence', renderPresence);
-  client.on('command', onCommand);
-}
-onLangChange(() => {
+const ready = startPage(client, render, () => {
   render();
   renderPresence();
   renderLog();
 });
-initI18n().finally(() => {
-  ready = true;
-  render();
-});
+if (client) {
+  client.on('presence', renderPresence);
+  client.on('command', onCommand);
+}
 
 // ---------------------------------------------------------------- actions
 
@@ -83,12 +73,10 @@ function busy() {
 }
 
 function render() {
-  if (!ready) return;
-  if (!client || client.final) return showFatal(client ? client.status : 'denied');
+  if (!client || client.final) return showFatal(client ? client.status : 'denied', 'key');
   const s = client.state;
   if (!s) return;
-  $('loading').hidden = true;
-  $('content').hidden = false;
+  showContent();
   document.title = `${t('role.moderator')} · ${s.reference || s.title} · Palabre`;
   setText($('bar-title'), [s.reference, s.title].filter(Boolean).join(' · '));
   renderPhase(s);
@@ -99,35 +87,6 @@ function render() {
   renderQa(s);
   renderEnd(s);
   tick();
-}
-
-function renderPhase(s) {
-  const el = $('phase');
-  el.dataset.phase = s.phase;
-  setText(el, tv('phase', s.phase));
-  const lang = currentLang();
-  let note = '';
-  if (s.phase === 'pending' && s.starts_at) note = t('phase.planned_start', { time: fmtTime(s.starts_at, lang, true) });
-  if (s.phase === 'running' && s.started_at) note = t('phase.started_at', { time: fmtTime(s.started_at, lang) });
-  if (s.phase === 'ended' && s.ended_at) note = t('phase.ended_at', { time: fmtTime(s.ended_at, lang) });
-  setText($('phase-note'), note);
-}
-
-function renderNow(s) {
-  const items = s.agenda.items;
-  const cur = s.agenda.current;
-  const item = cur != null && s.phase !== 'ended' ? items[cur] : null;
-  if (!item) {
-    setText($('current-kind'), '');
-    setText($('current-pos'), '');
-    setText($('current-title'), s.phase === 'ended' ? t('now.ended_title') : t('now.pending_title'));
-    setText($('current-speakers'), '');
-    return;
-  }
-  setText($('current-kind'), tv('kind', item.kind));
-  setText($('current-pos'), t('now.position', { i: cur + 1, n: items.length }));
-  setText($('current-title'), item.title);
-  setText($('current-speakers'), (item.speakers || []).join(' · '));
 }
 
 function renderButtons(s) {
@@ -167,36 +126,22 @@ function renderAgenda(s) {
       secs > 0 || st === 'current' ? fmtDuration(secs) : '',
     );
     if (st === 'current' && s.phase === 'running') liveCell = { el: time, i };
-    const meta = [kindUnlessTitle(item), item.minutes ? t('agenda.minutes', { n: item.minutes }) : null,
-      (item.speakers || []).join(' · ') || null].filter(Boolean).join(' · ');
-    return h(
-      'li',
+    const meta = itemMeta(item, (item.speakers || []).join(' · ') || null);
+    const goto = h(
+      'button',
       {
-        class: `ag-item is-${st}`,
-        'data-testid': 'agenda-item',
+        type: 'button',
+        class: 'btn btn-small',
+        'data-testid': 'btn-goto',
+        'data-goto': i,
         'data-index': i,
-        'data-status': st,
-        'aria-current': st === 'current' ? 'step' : null,
+        disabled: s.phase === 'ended' || s.agenda.current === i,
+        'aria-busy': b ? 'true' : null,
+        'aria-label': t('cmd.goto_item', { i: i + 1, title: item.title }),
       },
-      h('span', { class: 'ag-num', 'aria-hidden': 'true' }, st === 'done' ? '✓' : String(i + 1)),
-      h('div', { class: 'ag-body' }, h('p', { class: 'ag-title' }, item.title), h('p', { class: 'ag-meta' }, meta)),
-      h('span', { class: `ag-tag tag-${st}` }, tv('agenda.status', st)),
-      time,
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'btn btn-small',
-          'data-testid': 'btn-goto',
-          'data-goto': i,
-          'data-index': i,
-          disabled: s.phase === 'ended' || s.agenda.current === i,
-          'aria-busy': b ? 'true' : null,
-          'aria-label': t('cmd.goto_item', { i: i + 1, title: item.title }),
-        },
-        t('cmd.goto'),
-      ),
+      t('cmd.goto'),
     );
+    return agendaRow(s, i, st, meta, { after: [time, goto] });
   });
   const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.goto : undefined;
   fill($('agenda'), rows);
@@ -212,13 +157,9 @@ function renderAgenda(s) {
 function renderJoin(s) {
   const code = s.code || client.code || '';
   setText($('join-code'), code);
-  const url = participantUrl(s, code);
-  setText($('join-url'), url.replace(/^https?:\/\//, ''));
+  const { url, qr } = renderJoinLink(s, code);
   $('link-participant').href = url;
   $('link-screen').href = `/screen/${encodeURIComponent(code)}`;
-  const qr = `/j/${encodeURIComponent(code)}/qr.svg`;
-  if ($('qr').getAttribute('src') !== qr) $('qr').src = qr;
-  $('qr').alt = t('join.qr_alt', { code });
   $('qr-link').href = qr;
 }
 
@@ -241,7 +182,7 @@ function renderEnd(s) {
 }
 
 function renderPresence() {
-  if (!ready || !client || !client.presence) return;
+  if (!ready() || !client || !client.presence) return;
   const p = client.presence;
   $('presence').hidden = false;
   const n = Number(p.participants) || 0;
@@ -253,33 +194,19 @@ function renderPresence() {
 
 /** Live numbers: current item time against its plan; the ticking agenda cell. */
 function tick() {
-  if (!ready || !client || !client.state) return;
+  if (!ready() || !client || !client.state) return;
   const s = client.state;
-  const cur = s.agenda.current;
-  const timer = $('timer');
-  if (cur == null || s.phase !== 'running') {
-    timer.hidden = true;
-    return;
-  }
-  const item = s.agenda.items[cur];
-  const secs = itemSeconds(s, cur, client.now());
-  const planned = (Number(item.minutes) || 0) * 60;
-  timer.hidden = false;
-  setText($('timer-elapsed'), fmtDuration(secs));
-  setText($('timer-planned'), planned ? `/ ${fmtDuration(planned)}` : '');
-  let level = 'ok';
+  const shown = renderTimer(s, client.now());
+  if (!shown) return;
+  const { secs, planned } = shown;
   let left = '';
   if (planned) {
     const remaining = planned - secs;
-    const near = Math.min(300, Math.max(60, planned * 0.2));
-    if (remaining < 0) level = 'over';
-    else if (remaining <= near) level = 'near';
     left = remaining >= 0
       ? t('timer.left', { time: fmtDuration(remaining) })
       : t('timer.over', { time: fmtDuration(-remaining) });
   }
   $('timer-fill').style.width = planned ? `${Math.min(100, (secs / planned) * 100).toFixed(1)}%` : '0';
-  timer.dataset.level = level;
   setText($('timer-left'), left);
   if (liveCell) setText(liveCell.el, fmtDuration(itemSeconds(s, liveCell.i, client.now())));
 }
@@ -309,7 +236,7 @@ function reason(rec) {
 }
 
 function renderLog() {
-  if (!ready || !client) return;
+  if (!ready() || !client) return;
   const recs = client.commands.slice(-LOG_SIZE).reverse();
   $('cmd-empty').hidden = recs.length > 0;
   fill(
@@ -338,27 +265,4 @@ function toast(text) {
   toastTimer = setTimeout(() => {
     el.hidden = true;
   }, 7000);
-}
-
-// ---------------------------------------------------------------- helpers
-
-function participantUrl(s, code) {
-  const given = s.participant_url || (s.links && s.links.participant);
-  if (typeof given === 'string' && /^https?:\/\//.test(given)) return given;
-  return `${location.origin}/j/${encodeURIComponent(code)}`;
-}
-
-function showFatal(status) {
-  $('loading').hidden = true;
-  $('content').hidden = true;
-  $('fatal').hidden = false;
-  const which = status === 'gone' ? 'gone' : 'denied';
-  setText($('fatal-title'), t(`fatal.${which}.title`));
-  setText($('fatal-text'), t(`fatal.key.${which}`));
-}
-
-/** The kind's label, unless it only repeats the title ("Introduction"). */
-function kindUnlessTitle(item) {
-  const k = tv('kind', item.kind);
-  return k.toLowerCase() === String(item.title).trim().toLowerCase() ? null : k;
 }

@@ -1,38 +1,24 @@
 // Rapporteur page: the session as it unfolds, with the times held; the record.
 
 import {
-  connect, h, fill, setText, $t, pathSegment, fragmentKey, bindConnBadge, itemStatus, itemSeconds,
-  fmtDuration, fmtTime, every,
+  connect, h, fill, setText, pathSegment, fragmentKey, itemStatus, itemSeconds, fmtDuration, fmtTime, every,
 } from './client.js';
-import { t, tv, initI18n, onLangChange, currentLang } from './i18n.js';
+import { t, tv, currentLang } from './i18n.js';
+import { $, startPage, showContent, showFatal, renderPhase, renderNow, rowAttrs, statusTag } from './render.js';
 
-const $ = (id) => document.getElementById(id);
-const sessionId = pathSegment(1);
-const key = fragmentKey();
-let ready = false;
 let liveCell = null;
 
+const sessionId = pathSegment(1);
+const key = fragmentKey();
 const client = sessionId && key ? connect({ session: sessionId, key }) : null;
-if (client) {
-  bindConnBadge($t('conn-state'), client);
-  globalThis.__palabre = client; // for browser tests and debugging
-  client.on('state', render);
-  client.on('status', render);
-}
-onLangChange(render);
-initI18n().finally(() => {
-  ready = true;
-  render();
-});
+const ready = startPage(client, render);
 every(1000, tick);
 
 function render() {
-  if (!ready) return;
-  if (!client || client.final) return showFatal(client ? client.status : 'denied');
+  if (!client || client.final) return showFatal(client ? client.status : 'denied', 'key');
   const s = client.state;
   if (!s) return;
-  $('loading').hidden = true;
-  $('content').hidden = false;
+  showContent();
   const lang = currentLang();
   document.title = `${t('role.rapporteur')} · ${s.reference || s.title} · Palabre`;
   setText($('bar-title'), [s.reference, s.title].filter(Boolean).join(' · '));
@@ -40,32 +26,13 @@ function render() {
   setText($('session-title'), s.title);
   const planned = [fmtTime(s.starts_at, lang, true), fmtTime(s.ends_at, lang)].filter(Boolean).join(' – ');
   setText($('planned'), planned || '—');
-  const ph = $('phase');
-  ph.dataset.phase = s.phase;
-  setText(ph, tv('phase', s.phase));
+  renderPhase(s);
   setText($('started-at'), s.started_at ? fmtTime(s.started_at, lang, true) : '—');
   setText($('ended-at'), s.ended_at ? fmtTime(s.ended_at, lang, true) : '—');
-  renderNow(s);
+  renderNow(s, { runningOnly: true });
   renderAgenda(s);
   renderDrafts(s);
   tick();
-}
-
-function renderNow(s) {
-  const items = s.agenda.items;
-  const cur = s.agenda.current;
-  const item = cur != null && s.phase === 'running' ? items[cur] : null;
-  if (!item) {
-    setText($('current-kind'), '');
-    setText($('current-pos'), '');
-    setText($('current-title'), s.phase === 'ended' ? t('now.ended_title') : t('now.pending_title'));
-    setText($('current-speakers'), '');
-    return;
-  }
-  setText($('current-kind'), tv('kind', item.kind));
-  setText($('current-pos'), t('now.position', { i: cur + 1, n: items.length }));
-  setText($('current-title'), item.title);
-  setText($('current-speakers'), (item.speakers || []).join(' · '));
 }
 
 function renderAgenda(s) {
@@ -79,7 +46,7 @@ function renderAgenda(s) {
     if (st === 'current' && s.phase === 'running') liveCell = { el: held, i };
     return h(
       'tr',
-      { class: `is-${st}`, 'data-testid': 'agenda-item', 'data-index': i, 'data-status': st, 'aria-current': st === 'current' ? 'step' : null },
+      rowAttrs(i, st, `is-${st}`),
       h('td', { class: 'num' }, String(i + 1)),
       h(
         'td',
@@ -89,7 +56,7 @@ function renderAgenda(s) {
       ),
       h('td', { class: 'num' }, item.minutes ? fmtDuration(item.minutes * 60) : '—'),
       held,
-      h('td', null, h('span', { class: `ag-tag tag-${st}` }, tv('agenda.status', st))),
+      h('td', null, statusTag(st)),
     );
   });
   fill($('agenda'), rows);
@@ -126,7 +93,7 @@ function renderDrafts(s) {
 }
 
 function tick() {
-  if (!ready || !client || !client.state) return;
+  if (!ready() || !client || !client.state) return;
   const s = client.state;
   const now = client.now();
   let held = 0;
@@ -136,13 +103,4 @@ function tick() {
   let dur = '—';
   if (s.started_at) dur = fmtDuration(((s.phase === 'ended' && s.ended_at ? s.ended_at : now) - s.started_at) / 1000);
   setText($('duration'), dur);
-}
-
-function showFatal(status) {
-  $('loading').hidden = true;
-  $('content').hidden = true;
-  $('fatal').hidden = false;
-  const which = status === 'gone' ? 'gone' : 'denied';
-  setText($('fatal-title'), t(`fatal.${which}.title`));
-  setText($('fatal-text'), t(`fatal.key.${which}`));
 }

@@ -1,0 +1,127 @@
+// What the live pages render alike. The participant page loads it: only what it
+// uses belongs here (the moderator and screen's join link and timer are in room.js).
+
+import { h, setText, $t, pathSegment, bindConnBadge, fmtTime } from './client.js';
+import { t, tv, initI18n, onLangChange, currentLang } from './i18n.js';
+
+export const $ = (id) => document.getElementById(id);
+
+/** The join code in /j/{code} or /screen/{code}. */
+export const pathCode = () => pathSegment(1).toUpperCase().replace(/[^A-Z0-9]/g, '');
+
+/**
+ * Connection badge, `window.__palabre`, and `render` on state, status and (`onLang`)
+ * language changes, from the first dictionary on. Returns `ready()`.
+ */
+export function startPage(client, render, onLang = render) {
+  let ready = false;
+  const whenReady = (fn) => () => {
+    if (ready) fn();
+  };
+  if (client) {
+    bindConnBadge($t('conn-state'), client);
+    globalThis.__palabre = client; // for browser tests and debugging
+    client.on('state', whenReady(render));
+    client.on('status', whenReady(render));
+  }
+  onLangChange(whenReady(onLang));
+  initI18n().finally(() => {
+    ready = true;
+    render();
+  });
+  return () => ready;
+}
+
+/** Hides "Loading…", shows the page. */
+export function showContent() {
+  $('loading').hidden = true;
+  $('content').hidden = false;
+}
+
+/** The fatal panel instead of the page; `link`: 'participant' (a join code) or 'key'. */
+export function showFatal(status, link, code) {
+  for (const id of ['loading', 'content']) {
+    const el = $(id);
+    if (el) el.hidden = true;
+  }
+  $('fatal').hidden = false;
+  const which = link === 'key' ? (status === 'gone' ? 'gone' : 'denied') : status === 'denied' ? 'denied' : 'gone';
+  setText($('fatal-title'), t(`fatal.${which}.title`));
+  setText($('fatal-text'), link === 'key' ? t(`fatal.key.${which}`) : t(`fatal.participant.${which}`, { code: code || '—' }));
+}
+
+/** The phase badge, and the note under it where the page has one. */
+export function renderPhase(s, label = tv('phase', s.phase)) {
+  const el = $('phase');
+  el.dataset.phase = s.phase;
+  setText(el, label);
+  const noteEl = $('phase-note');
+  if (!noteEl) return;
+  const lang = currentLang();
+  let note = '';
+  if (s.phase === 'pending' && s.starts_at) note = t('phase.planned_start', { time: fmtTime(s.starts_at, lang, true) });
+  if (s.phase === 'running' && s.started_at) note = t('phase.started_at', { time: fmtTime(s.started_at, lang) });
+  if (s.phase === 'ended' && s.ended_at) note = t('phase.ended_at', { time: fmtTime(s.ended_at, lang) });
+  setText(noteEl, note);
+}
+
+/** The "now" card: the current item (`runningOnly`: while it runs), else a title and `idle(s)`. */
+export function renderNow(s, { runningOnly = false, idle = () => '' } = {}) {
+  const items = s.agenda.items;
+  const cur = s.agenda.current;
+  const shown = runningOnly ? s.phase === 'running' : s.phase !== 'ended';
+  const item = cur != null && shown ? items[cur] : null;
+  if (!item) {
+    setText($('current-kind'), '');
+    setText($('current-pos'), '');
+    setText($('current-title'), s.phase === 'ended' ? t('now.ended_title') : t('now.pending_title'));
+    setText($('current-speakers'), idle(s));
+    return;
+  }
+  setText($('current-kind'), tv('kind', item.kind));
+  setText($('current-pos'), t('now.position', { i: cur + 1, n: items.length }));
+  setText($('current-title'), item.title);
+  setText($('current-speakers'), (item.speakers || []).join(' · '));
+}
+
+/** An agenda row's attributes (list item or table row). */
+export const rowAttrs = (i, st, cls) => ({
+  class: cls,
+  'data-testid': 'agenda-item',
+  'data-index': i,
+  'data-status': st,
+  'aria-current': st === 'current' ? 'step' : null,
+});
+
+export const statusTag = (st) => h('span', { class: `ag-tag tag-${st}` }, tv('agenda.status', st));
+
+/** "Debate · 20 min · …more". */
+export const itemMeta = (item, ...more) =>
+  [kindUnlessTitle(item), item.minutes ? t('agenda.minutes', { n: item.minutes }) : null, ...more]
+    .filter(Boolean)
+    .join(' · ');
+
+/** An agenda list item: number or ✓, title, meta (and speakers), status tag, `after`. */
+export function agendaRow(s, i, st, meta, { speakers = false, after = [] } = {}) {
+  const item = s.agenda.items[i];
+  return h(
+    'li',
+    rowAttrs(i, st, `ag-item is-${st}`),
+    h('span', { class: 'ag-num', 'aria-hidden': 'true' }, st === 'done' ? '✓' : String(i + 1)),
+    h(
+      'div',
+      { class: 'ag-body' },
+      h('p', { class: 'ag-title' }, item.title),
+      h('p', { class: 'ag-meta' }, meta),
+      speakers && item.speakers && item.speakers.length ? h('p', { class: 'ag-speakers' }, item.speakers.join(' · ')) : null,
+    ),
+    statusTag(st),
+    after,
+  );
+}
+
+/** The kind's label, unless it only repeats the title ("Introduction"). */
+export function kindUnlessTitle(item) {
+  const k = tv('kind', item.kind);
+  return k.toLowerCase() === String(item.title).trim().toLowerCase() ? null : k;
+}
