@@ -26,6 +26,18 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Flips to `true` when the server is shutting down; every connection watches it.
     pub shutdown: watch::Receiver<bool>,
+    /// How many WebSockets are open, so shutdown can wait for their goodbyes.
+    pub sockets: watch::Sender<usize>,
+}
+
+/// Counts one open WebSocket while it lives.
+pub struct SocketGuard(watch::Sender<usize>);
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+        metrics::gauge!("palabre_connections").decrement(1.0);
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -84,6 +96,13 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 impl AppState {
+    /// Counts a new WebSocket until the guard drops.
+    pub fn socket_opened(&self) -> SocketGuard {
+        self.sockets.send_modify(|n| *n += 1);
+        metrics::gauge!("palabre_connections").increment(1.0);
+        SocketGuard(self.sockets.clone())
+    }
+
     pub fn new(store: Arc<dyn Store>, config: Config, shutdown: watch::Receiver<bool>) -> Self {
         let hubs = Hubs::start(store.clone(), shutdown.clone());
         AppState(Arc::new(Inner {
@@ -92,6 +111,7 @@ impl AppState {
             hubs,
             metrics: metrics_handle(),
             shutdown,
+            sockets: watch::channel(0).0,
         }))
     }
 
@@ -143,7 +163,8 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves until `shutdown` completes, then tells every connection to go away (1001) so
-/// clients reconnect to another instance.
+/// clients reconnect to another instance, and waits (a few seconds at most) for them to have
+/// said so.
 pub async fn serve(
     listener: TcpListener,
     store: Arc<dyn Store>,
@@ -152,6 +173,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (tx, rx) = watch::channel(false);
     let state = AppState::new(store, config, rx);
+    let mut sockets = state.sockets.subscribe();
     let app = crate::http::router(state);
     // Events are small frames that must leave at once: no Nagle delay.
     let listener = listener.tap_io(|tcp| {
@@ -162,8 +184,18 @@ pub async fn serve(
             shutdown.await;
             let _ = tx.send(true);
         })
+        .await?;
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, sockets.wait_for(|n| *n == 0))
         .await
+        .is_ok();
+    if !drained {
+        tracing::warn!(open = *sockets.borrow(), "some sockets were still closing at shutdown");
+    }
+    Ok(())
 }
+
+/// How long a stopping server waits for its sockets to close.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Completes when the server starts shutting down (or its state is gone).
 pub async fn stopping(shutdown: &mut watch::Receiver<bool>) {

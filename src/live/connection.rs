@@ -75,9 +75,8 @@ pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebS
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
-            metrics::gauge!("palabre_connections").increment(1.0);
+            let _open = state.socket_opened();
             run(socket, state, base).await;
-            metrics::gauge!("palabre_connections").decrement(1.0);
         })
 }
 
