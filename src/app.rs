@@ -175,9 +175,12 @@ pub async fn serve(
     let state = AppState::new(store, config, rx);
     let mut sockets = state.sockets.subscribe();
     let app = crate::http::router(state);
-    // Events are small frames that must leave at once: no Nagle delay.
+    // Events are small frames that must leave at once: no Nagle delay. And a bounded send
+    // buffer: a phone on a bad link then falls behind its hub soon and is sent a fresh
+    // snapshot, instead of the kernel queueing megabytes of stale events for it.
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
+        let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(SEND_BUFFER);
     });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
@@ -193,6 +196,10 @@ pub async fn serve(
     }
     Ok(())
 }
+
+/// Kernel send buffer per socket (Linux doubles it): room for a large `welcome` and a few
+/// hundred events.
+const SEND_BUFFER: usize = 64 * 1024;
 
 /// How long a stopping server waits for its sockets to close.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);

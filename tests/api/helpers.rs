@@ -205,6 +205,22 @@ impl Ws {
         Ok(Ws { stream })
     }
 
+    /// A client whose socket has a tiny receive buffer, like a phone on a congested link.
+    pub async fn connect_slow(addr: SocketAddr) -> Ws {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(2048).expect("rcvbuf");
+        let tcp = socket.connect(addr).await.expect("connect");
+        let config = WebSocketConfig::default().read_buffer_size(4096);
+        let (stream, _) = tokio_tungstenite::client_async_with_config(
+            format!("ws://{addr}/ws"),
+            MaybeTlsStream::Plain(tcp),
+            Some(config),
+        )
+        .await
+        .expect("websocket");
+        Ws { stream }
+    }
+
     pub async fn send(&mut self, v: Value) {
         self.stream
             .send(Message::Text(v.to_string().into()))

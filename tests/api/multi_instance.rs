@@ -2,6 +2,7 @@
 //! instance that dies loses nothing.
 
 use crate::helpers::*;
+use palabre::domain::Command;
 use serde_json::json;
 
 #[tokio::test]
@@ -185,4 +186,47 @@ async fn when_redis_dies_and_restarts_nothing_is_lost_and_clients_resume() {
             _ => {}
         }
     }
+}
+
+#[tokio::test]
+async fn a_phone_that_stops_reading_is_sent_a_fresh_snapshot_not_left_behind() {
+    let app = TestApp::spawn(Backend::Redis).await;
+    let created = app.create(&sou94()).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    // A phone on a bad link: a tiny receive window, and it reads nothing for a while.
+    let mut slow = Ws::connect_slow(app.addr).await;
+    slow.send(json!({"type": "hello", "code": created["code"]})).await;
+    assert_eq!(slow.recv().await["type"], "welcome");
+    // Far more events than the hub keeps and the socket buffers hold, applied through the
+    // store by another "instance".
+    let store = store(Backend::Redis).await;
+    let moderator = palabre::domain::Role::Moderator;
+    let mut last = 0;
+    for i in 0..3000 {
+        let command = if i % 2 == 0 { Command::QaOpen } else { Command::QaClose };
+        let applied = store
+            .apply(&id, &uuid::Uuid::new_v4().to_string(), moderator, &command, 0)
+            .await
+            .expect("apply");
+        last = applied.seq();
+    }
+    // Now it reads: it must reach the last seq, by a snapshot somewhere along the way.
+    let mut seq = 0;
+    let mut snapshots = 0;
+    while seq < last {
+        let f = slow.recv().await;
+        match f["type"].as_str() {
+            Some("event") => {
+                assert_eq!(f["seq"], seq + 1, "events in order between snapshots");
+                seq += 1;
+            }
+            Some("welcome") => {
+                snapshots += 1;
+                seq = f["seq"].as_u64().expect("seq");
+                assert!(f["state"].is_object(), "a lagging socket gets the whole state");
+            }
+            _ => {}
+        }
+    }
+    assert!(snapshots >= 1, "the socket fell behind the hub and was resynced");
 }
