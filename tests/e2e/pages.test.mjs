@@ -226,3 +226,26 @@ test(`every page at phone and projector sizes, for a person to look at (${storeN
   }
   await driver.context.close();
 });
+
+test(`with an admin token, the landing page creates only for whoever gives it (${storeName})`, async () => {
+  const guarded = await startServer({ PALABRE_ADMIN_TOKEN: 'room-42-admin' });
+  try {
+    const landing = await open({ ...LAPTOP, locale: 'en-GB' }, `${guarded.base}/`);
+    await landing.page.click('summary');
+    await landing.page.click(tid('btn-example'));
+    await landing.page.waitForFunction((sel) => document.querySelector(sel)?.value.includes('SOU 94'), tid('definition'));
+    await landing.page.click(tid('btn-create'));
+    await landing.page.waitForSelector(`${tid('create-error')}:not([hidden])`);
+    assert.match(await landing.page.textContent(tid('create-error')), /admin/i);
+    await landing.page.fill(tid('admin-token'), 'room-42-admin');
+    await landing.page.click(tid('btn-create'));
+    await landing.page.waitForSelector(`${tid('created')}:not([hidden])`);
+    assert.match((await landing.page.textContent(tid('created-code'))).trim(), /^[A-Z2-9]{6}$/);
+    // The token is not written anywhere a later visitor of this browser would find it.
+    const stored = await landing.page.evaluate(() => JSON.stringify({ ...localStorage }) + document.cookie);
+    assert.ok(!stored.includes('room-42-admin'), 'the admin token is not kept in the browser');
+    await landing.context.close();
+  } finally {
+    await guarded.stop();
+  }
+});
