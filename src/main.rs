@@ -80,6 +80,10 @@ async fn demo(store: &Arc<dyn Store>, config: &Config, local: std::net::SocketAd
     println!("  rapporteur:  {}", created.links.rapporteur);
     println!("  participant: {}", created.links.participant);
     println!("  screen:      {}", created.links.screen);
+    if local.ip().is_unspecified() && config.public_url.is_none() {
+        println!("  (phones need this machine's address on the room's network: set PALABRE_PUBLIC_URL,");
+        println!("   e.g. PALABRE_PUBLIC_URL=http://192.168.1.20:{}, so the links and QR code use it)", local.port());
+    }
     println!();
     Ok(())
 }
