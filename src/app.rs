@@ -133,13 +133,7 @@ impl AppState {
                 Ok(()) => {
                     tracing::info!(session = %id, code = %code, "session created");
                     let links = links(base, &id, &code, &moderator_key, &rapporteur_key);
-                    return Ok(Created {
-                        id,
-                        code,
-                        moderator_key,
-                        rapporteur_key,
-                        links,
-                    });
+                    return Ok(Created { id, code, moderator_key, rapporteur_key, links });
                 }
                 Err(StoreError::CodeTaken) => continue,
                 Err(e) => return Err(e),
@@ -152,11 +146,7 @@ impl AppState {
 /// A listener with a deep accept backlog: a room of phones joining at once overflows the
 /// default 128 and the kernel drops their SYNs.
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(4096)
@@ -188,9 +178,7 @@ pub async fn serve(
             let _ = tx.send(true);
         })
         .await?;
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, sockets.wait_for(|n| *n == 0))
-        .await
-        .is_ok();
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, sockets.wait_for(|n| *n == 0)).await.is_ok();
     if !drained {
         tracing::warn!(open = *sockets.borrow(), "some sockets were still closing at shutdown");
     }

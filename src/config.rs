@@ -39,11 +39,7 @@ impl FromStr for Secret {
 }
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "palabre",
-    version,
-    about = "Run a live deliberative session: agenda, debate, votes, record."
-)]
+#[command(name = "palabre", version, about = "Run a live deliberative session: agenda, debate, votes, record.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<CliCommand>,

@@ -111,8 +111,7 @@ impl Target {
         let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
             Ipv4Addr::LOCALHOST.into()
         } else {
-            host.parse()
-                .with_context(|| format!("--url {url}: the host must be a loopback IP address or localhost"))?
+            host.parse().with_context(|| format!("--url {url}: the host must be a loopback IP address or localhost"))?
         };
         if !ip.is_loopback() {
             bail!("--url {url}: palabre load only runs against this machine's loopback (127.0.0.0/8, ::1)");
@@ -166,10 +165,7 @@ async fn create_session(target: &Target, token: Option<&Secret>, definition: &[u
     match status {
         201 => serde_json::from_slice(&body).with_context(|| format!("POST {path}: unexpected reply body")),
         401 => bail!("POST {path}: 401: the server has an admin token; set PALABRE_ADMIN_TOKEN to it"),
-        _ => bail!(
-            "POST {path}: {status} {}",
-            String::from_utf8_lossy(&body).chars().take(300).collect::<String>()
-        ),
+        _ => bail!("POST {path}: {status} {}", String::from_utf8_lossy(&body).chars().take(300).collect::<String>()),
     }
 }
 
@@ -230,16 +226,11 @@ struct EventHead<'a> {
 /// Opens one WebSocket, from `source` when given, with small buffers: tungstenite's default
 /// 128 KiB read buffer is zero-filled on every read, and the client's CPU would skew the figures.
 async fn open(target: SocketAddr, source: Option<Ipv4Addr>, ws_url: &str) -> anyhow::Result<Ws> {
-    let sock = if target.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let sock = if target.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     // RST on close: no TIME_WAIT left on the client's ports to slow down the next run.
     sock.set_zero_linger()?;
     if let Some(ip) = source {
-        sock.bind(SocketAddr::new(ip.into(), 0))
-            .with_context(|| format!("binding source address {ip}"))?;
+        sock.bind(SocketAddr::new(ip.into(), 0)).with_context(|| format!("binding source address {ip}"))?;
     }
     let tcp = sock.connect(target).await?;
     tcp.set_nodelay(true)?;
@@ -257,11 +248,9 @@ async fn greet(ws: &mut Ws, hello: &str) -> anyhow::Result<(u64, String)> {
                 let f: Frame = serde_json::from_str(t.as_str()).context("a frame that is not JSON")?;
                 match f.kind.as_ref() {
                     "welcome" => return Ok((f.seq.unwrap_or(0), f.role.unwrap_or_default().into_owned())),
-                    "error" => bail!(
-                        "hello refused: {}: {}",
-                        f.code.unwrap_or_default(),
-                        f.message.unwrap_or_default()
-                    ),
+                    "error" => {
+                        bail!("hello refused: {}: {}", f.code.unwrap_or_default(), f.message.unwrap_or_default())
+                    }
                     _ => {}
                 }
             }
@@ -316,14 +305,7 @@ async fn follow(
     received: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
 ) -> Followed {
-    let mut out = Followed {
-        moved: Vec::with_capacity(moves),
-        gaps: 0,
-        resyncs: 0,
-        errors: 0,
-        closed: false,
-        ws,
-    };
+    let mut out = Followed { moved: Vec::with_capacity(moves), gaps: 0, resyncs: 0, errors: 0, closed: false, ws };
     let ws = &mut out.ws;
     loop {
         let msg = tokio::select! {
@@ -400,18 +382,10 @@ async fn moderator_reader(
                         .and_then(|r| r.get("seq"))
                         .and_then(serde_json::Value::as_u64)
                         .ok_or_else(|| "an ack without result.seq".to_owned()),
-                    "error" => Err(format!(
-                        "{}: {}",
-                        f.code.unwrap_or_default(),
-                        f.message.unwrap_or_default()
-                    )),
+                    "error" => Err(format!("{}: {}", f.code.unwrap_or_default(), f.message.unwrap_or_default())),
                     _ => continue,
                 };
-                let _ = replies.send(Reply {
-                    id: id.into_owned(),
-                    outcome,
-                    at,
-                });
+                let _ = replies.send(Reply { id: id.into_owned(), outcome, at });
             }
             Some(Ok(Message::Close(frame))) => {
                 eprintln!("the moderator socket was closed: {frame:?}");
@@ -447,14 +421,7 @@ impl Move {
 /// The server's resident memory, from `/proc/<pid>/status`.
 fn vm_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 /// User + system CPU seconds of a process (`self` or a pid), from `/proc/<pid>/stat`.
@@ -492,10 +459,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         bail!("--sources {sources}: at most 254 (127.0.0.1 to 127.0.0.254)");
     }
     if sources > 1 && !target.addr.is_ipv4() {
-        bail!(
-            "--sources {sources} needs an IPv4 server address (127.0.0.x); use --sources 1 for {}",
-            target.addr
-        );
+        bail!("--sources {sources} needs an IPv4 server address (127.0.0.x); use --sources 1 for {}", target.addr);
     }
     let budget = match args.timeout_s {
         Some(s) => Duration::from_secs(s),
@@ -517,10 +481,8 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         if vm_rss_kib(pid).is_none() {
             bail!("--server-pid {pid}: no such process (or /proc/{pid}/status is not readable)");
         }
-        let server_files = rlimit::ProcLimits::read_process(pid as i32)
-            .ok()
-            .and_then(|l| l.max_open_files)
-            .and_then(|l| l.soft_limit);
+        let server_files =
+            rlimit::ProcLimits::read_process(pid as i32).ok().and_then(|l| l.max_open_files).and_then(|l| l.soft_limit);
         if let Some(limit) = server_files.filter(|l| *l < n as u64 + SPARE_FILES) {
             eprintln!(
                 "warning: the server (pid {pid}) may open only {limit} files: it cannot hold {n} sockets \
@@ -651,12 +613,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             eprintln!("the moderator could not send move {}: {e}", k + 1);
             break;
         }
-        moves.push(Move {
-            id,
-            item,
-            sent,
-            reply: None,
-        });
+        moves.push(Move { id, item, sent, reply: None });
     }
 
     // Wait for the answers and the deliveries (bounded by the grace period and the deadline).
@@ -693,11 +650,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     // Match each delivery to its move. An ack carries the seq of the command's last event, and
     // one socket's commands are applied in order: a move's `agenda.moved` is the event after the
     // previous move's seq, up to its own (a move into or out of a debate has two events).
-    let mut acked_seqs: Vec<(u64, usize)> = moves
-        .iter()
-        .enumerate()
-        .filter_map(|(k, m)| Some((m.seq()?, k)))
-        .collect();
+    let mut acked_seqs: Vec<(u64, usize)> = moves.iter().enumerate().filter_map(|(k, m)| Some((m.seq()?, k))).collect();
     acked_seqs.sort_unstable();
     let mut per_move: Vec<Vec<u64>> = vec![Vec::with_capacity(connected); moves.len()];
     let mut unmatched = 0u64;
@@ -745,10 +698,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     // The readable report.
     let kib = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.1} MiB", v as f64 / 1024.0));
     println!();
-    println!(
-        "  {:<18} {connected} of {n} ({failed} failed, {skipped} not tried)",
-        "participants"
-    );
+    println!("  {:<18} {connected} of {n} ({failed} failed, {skipped} not tried)", "participants");
     println!("  {:<18} {connect_s:.3} s (all welcomes)", "connect time");
     println!(
         "  {:<18} {} sent, {acked} acked, {} refused, {unanswered} unanswered; ack p50 {:.2} ms, max {:.2} ms",
@@ -758,14 +708,8 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         quantile_ms(&acks, 0.5),
         quantile_ms(&acks, 1.0)
     );
-    println!(
-        "  {:<18} {expected} expected, {received} received, {lost} lost",
-        "deliveries"
-    );
-    println!(
-        "  {:<18} p50 {p50:.2} ms   p99 {p99:.2} ms   max {max:.2} ms",
-        "latency"
-    );
+    println!("  {:<18} {expected} expected, {received} received, {lost} lost", "deliveries");
+    println!("  {:<18} p50 {p50:.2} ms   p99 {p99:.2} ms   max {max:.2} ms", "latency");
     println!(
         "  {:<18} {gaps} seq gaps, {resyncs} resyncs, {errors} errors, {closed} closed, {unmatched} unmatched",
         "anomalies"
@@ -795,10 +739,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         println!("  {:<18} {first}", "first refusal");
     }
     if cut_short || skipped > 0 {
-        println!(
-            "  the deadline ({:.0} s) came before everything was sent: figures are partial",
-            budget.as_secs_f64()
-        );
+        println!("  the deadline ({:.0} s) came before everything was sent: figures are partial", budget.as_secs_f64());
     }
     if timed_out {
         println!("  stopped waiting for deliveries after {GRACE:?} (or the deadline): figures are partial");
@@ -848,20 +789,10 @@ mod tests {
 
     #[test]
     fn only_loopback_targets_are_accepted() {
-        for ok in [
-            "http://127.0.0.1:8080",
-            "http://localhost:9000/",
-            "ws://127.0.0.2:1",
-            "http://[::1]:8080",
-        ] {
+        for ok in ["http://127.0.0.1:8080", "http://localhost:9000/", "ws://127.0.0.2:1", "http://[::1]:8080"] {
             assert!(Target::parse(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "http://10.0.0.1:8080",
-            "https://127.0.0.1",
-            "http://example.org",
-            "http://u@127.0.0.1",
-        ] {
+        for bad in ["http://10.0.0.1:8080", "https://127.0.0.1", "http://example.org", "http://u@127.0.0.1"] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }
     }

@@ -33,11 +33,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let store: Arc<dyn Store> = match &args.redis {
-        Some(url) => Arc::new(
-            RedisStore::connect(url.expose())
-                .await
-                .context("cannot reach Redis (check REDIS_URL / --redis)")?,
-        ),
+        Some(url) => {
+            Arc::new(RedisStore::connect(url.expose()).await.context("cannot reach Redis (check REDIS_URL / --redis)")?)
+        }
         None => {
             tracing::warn!(
                 "REDIS_URL is not set: using the in-memory store; everything is lost when this process exits"
@@ -60,20 +58,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn demo(store: &Arc<dyn Store>, config: &Config, local: std::net::SocketAddr) -> anyhow::Result<()> {
     let definition = parse_definition(SOU94.as_bytes()).map_err(|e| anyhow::anyhow!("demo session: {e}"))?;
     let base = config.public_url.clone().unwrap_or_else(|| {
-        let host = if local.ip().is_unspecified() {
-            "127.0.0.1".to_owned()
-        } else {
-            local.ip().to_string()
-        };
+        let host = if local.ip().is_unspecified() { "127.0.0.1".to_owned() } else { local.ip().to_string() };
         format!("http://{host}:{}", local.port())
     });
     // A throwaway state just for creating: the real one is made by `serve`.
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let state = AppState::new(store.clone(), config.clone(), rx);
-    let created = state
-        .create_session(definition, &base)
-        .await
-        .context("creating the demo session")?;
+    let created = state.create_session(definition, &base).await.context("creating the demo session")?;
     println!();
     println!("  SOU 94 demo session — join code {}", created.code);
     println!("  moderator:   {}", created.links.moderator);

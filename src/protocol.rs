@@ -51,11 +51,7 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn invalid(id: Option<String>, message: impl Into<String>) -> Self {
-        Self {
-            id,
-            code: ErrorCode::Invalid,
-            message: message.into(),
-        }
+        Self { id, code: ErrorCode::Invalid, message: message.into() }
     }
 }
 
@@ -88,9 +84,7 @@ pub enum ClientMsg {
 /// Command ids are client-made UUIDs; anything else is refused so that the id space stays
 /// unguessable and bounded in size.
 fn parse_cmd_id(v: Option<&Value>) -> Result<String, Refusal> {
-    let s = v
-        .and_then(Value::as_str)
-        .ok_or_else(|| Refusal::invalid(None, "cmd needs an id (a UUID)"))?;
+    let s = v.and_then(Value::as_str).ok_or_else(|| Refusal::invalid(None, "cmd needs an id (a UUID)"))?;
     uuid::Uuid::parse_str(s)
         .map(|u| u.hyphenated().to_string())
         .map_err(|_| Refusal::invalid(None, "cmd id must be a UUID"))
@@ -108,9 +102,7 @@ fn parse_command(op: &str, fields: &Map<String, Value>) -> Result<Command, Strin
     Ok(match op {
         "agenda.next" => Command::AgendaNext,
         "agenda.prev" => Command::AgendaPrev,
-        "agenda.goto" => Command::AgendaGoto {
-            item: field_index(fields, "item")?,
-        },
+        "agenda.goto" => Command::AgendaGoto { item: field_index(fields, "item")? },
         "qa.open" => Command::QaOpen,
         "qa.close" => Command::QaClose,
         "session.end" => Command::SessionEnd,
@@ -141,10 +133,7 @@ impl ClientMsg {
                     _ => return Err(Refusal::invalid(Some(id), "cmd needs an op")),
                 };
                 parse_command(&op, &fields)
-                    .map(|command| ClientMsg::Cmd {
-                        id: id.clone(),
-                        command,
-                    })
+                    .map(|command| ClientMsg::Cmd { id: id.clone(), command })
                     .map_err(|m| Refusal::invalid(Some(id), m))
             }
             Some(other) => {
@@ -198,12 +187,7 @@ impl ServerMsg<'_> {
 }
 
 pub fn refusal_frame(r: &Refusal) -> String {
-    ServerMsg::Error {
-        id: r.id.as_deref(),
-        code: r.code,
-        message: &r.message,
-    }
-    .to_json()
+    ServerMsg::Error { id: r.id.as_deref(), code: r.code, message: &r.message }.to_json()
 }
 
 /// The `event` frame for one role: the whole event when the role may see it, else its bare
@@ -265,13 +249,7 @@ mod tests {
     fn a_cmd_is_parsed_into_a_typed_command() {
         let id = "7d9f1c1e-2f7a-4c1e-9a51-0d6c9f8e0b11";
         let m = ClientMsg::parse(&format!(r#"{{"type":"cmd","id":"{id}","op":"agenda.goto","item":3}}"#));
-        assert_eq!(
-            m,
-            Ok(ClientMsg::Cmd {
-                id: id.into(),
-                command: Command::AgendaGoto { item: 3 }
-            })
-        );
+        assert_eq!(m, Ok(ClientMsg::Cmd { id: id.into(), command: Command::AgendaGoto { item: 3 } }));
     }
 
     #[test]
@@ -285,19 +263,8 @@ mod tests {
 
     #[test]
     fn junk_is_refused_as_invalid() {
-        for junk in [
-            "",
-            "[]",
-            "{}",
-            r#"{"type":"dance"}"#,
-            r#"{"type":"cmd","id":"x","op":"agenda.next"}"#,
-            "nul",
-        ] {
-            assert_eq!(
-                ClientMsg::parse(junk).expect_err(junk).code,
-                ErrorCode::Invalid,
-                "{junk}"
-            );
+        for junk in ["", "[]", "{}", r#"{"type":"dance"}"#, r#"{"type":"cmd","id":"x","op":"agenda.next"}"#, "nul"] {
+            assert_eq!(ClientMsg::parse(junk).expect_err(junk).code, ErrorCode::Invalid, "{junk}");
         }
     }
 

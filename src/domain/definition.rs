@@ -114,11 +114,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            moderate_questions: true,
-            anonymous_questions: true,
-            voting: VotingMode::Open,
-        }
+        Self { moderate_questions: true, anonymous_questions: true, voting: VotingMode::Open }
     }
 }
 
@@ -206,9 +202,7 @@ impl SessionDefinition {
             let kind = match item.kind.as_deref() {
                 None => Some(ItemKind::Other),
                 Some(k) => ItemKind::parse(k).or_else(|| {
-                    p.0.push(format!(
-                        "agenda[{i}].kind must be one of intro, presentation, debate, adoption, other"
-                    ));
+                    p.0.push(format!("agenda[{i}].kind must be one of intro, presentation, debate, adoption, other"));
                     None
                 }),
             };
@@ -227,12 +221,7 @@ impl SessionDefinition {
                 .filter_map(|(j, s)| p.text(&format!("agenda[{i}].speakers[{j}]"), Some(s), MAX_SHORT, true))
                 .collect();
             if let (Some(title), Some(kind)) = (title, kind) {
-                agenda.push(AgendaItemDef {
-                    title,
-                    kind,
-                    minutes,
-                    speakers,
-                });
+                agenda.push(AgendaItemDef { title, kind, minutes, speakers });
             }
         }
         let raw_drafts = raw.drafts.unwrap_or_default();
@@ -252,11 +241,7 @@ impl SessionDefinition {
             let title = p.text(&format!("drafts[{i}].title"), d.title, MAX_TITLE, true);
             let text = p.text(&format!("drafts[{i}].text"), d.text, MAX_DRAFT_TEXT, false);
             if let (Some(kind), Some(title)) = (kind, title) {
-                drafts.push(DraftDef {
-                    kind,
-                    title,
-                    text: text.unwrap_or_default(),
-                });
+                drafts.push(DraftDef { kind, title, text: text.unwrap_or_default() });
             }
         }
         let mut settings = Settings::default();
@@ -273,17 +258,9 @@ impl SessionDefinition {
             };
         }
         match title {
-            Some(title) if p.0.is_empty() => Ok(Self {
-                title,
-                reference,
-                venue,
-                starts_at,
-                ends_at,
-                languages,
-                agenda,
-                drafts,
-                settings,
-            }),
+            Some(title) if p.0.is_empty() => {
+                Ok(Self { title, reference, venue, starts_at, ends_at, languages, agenda, drafts, settings })
+            }
             _ => Err(DefinitionError(p.0)),
         }
     }
@@ -294,12 +271,7 @@ mod tests {
     use super::*;
 
     fn item(title: &str) -> RawItem {
-        RawItem {
-            title: Some(title.into()),
-            kind: None,
-            minutes: Some(5),
-            speakers: None,
-        }
+        RawItem { title: Some(title.into()), kind: None, minutes: Some(5), speakers: None }
     }
 
     #[test]
@@ -319,12 +291,7 @@ mod tests {
     fn every_problem_is_reported_with_its_path() {
         let raw = RawDefinition {
             title: Some("x".repeat(201)),
-            agenda: Some(vec![RawItem {
-                title: None,
-                kind: Some("party".into()),
-                minutes: None,
-                speakers: None,
-            }]),
+            agenda: Some(vec![RawItem { title: None, kind: Some("party".into()), minutes: None, speakers: None }]),
             drafts: Some(vec![RawDraft {
                 kind: Some("law".into()),
                 title: Some("T".into()),
@@ -347,15 +314,8 @@ mod tests {
 
     #[test]
     fn an_empty_agenda_is_refused() {
-        let raw = RawDefinition {
-            title: Some("T".into()),
-            agenda: Some(vec![]),
-            ..Default::default()
-        };
-        assert!(SessionDefinition::parse(raw)
-            .expect_err("invalid")
-            .to_string()
-            .contains("at least one item"));
+        let raw = RawDefinition { title: Some("T".into()), agenda: Some(vec![]), ..Default::default() };
+        assert!(SessionDefinition::parse(raw).expect_err("invalid").to_string().contains("at least one item"));
     }
 
     #[test]
@@ -365,9 +325,6 @@ mod tests {
             agenda: Some((0..101).map(|i| item(&format!("i{i}"))).collect()),
             ..Default::default()
         };
-        assert!(SessionDefinition::parse(raw)
-            .expect_err("invalid")
-            .to_string()
-            .contains("more than 100 items"));
+        assert!(SessionDefinition::parse(raw).expect_err("invalid").to_string().contains("more than 100 items"));
     }
 }

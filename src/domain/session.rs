@@ -240,11 +240,7 @@ impl Session {
 
     fn decide(&self, role: Role, command: &Command, now: Millis) -> Result<Vec<Event>, DomainError> {
         if !command.allowed(role) {
-            return Err(DomainError::Forbidden(format!(
-                "{} is not allowed for the {}",
-                command.op(),
-                role.as_str()
-            )));
+            return Err(DomainError::Forbidden(format!("{} is not allowed for the {}", command.op(), role.as_str())));
         }
         if self.phase == Phase::Ended {
             return Err(DomainError::Closed("the session has ended".into()));
@@ -253,9 +249,9 @@ impl Session {
         match command {
             Command::AgendaNext => match self.current {
                 None => Ok(self.move_to(0, now)),
-                Some(i) if i >= last => Err(DomainError::Conflict(
-                    "this is the last agenda item; end the session instead".into(),
-                )),
+                Some(i) if i >= last => {
+                    Err(DomainError::Conflict("this is the last agenda item; end the session instead".into()))
+                }
                 Some(i) => Ok(self.move_to(i + 1, now)),
             },
             Command::AgendaPrev => match self.current {
@@ -265,9 +261,7 @@ impl Session {
             },
             Command::AgendaGoto { item } => {
                 if *item > last {
-                    Err(DomainError::NotFound(format!(
-                        "there is no agenda item {item}; items are 0 to {last}"
-                    )))
+                    Err(DomainError::NotFound(format!("there is no agenda item {item}; items are 0 to {last}")))
                 } else if self.current == Some(*item) {
                     Err(DomainError::Conflict(format!("agenda item {item} is already current")))
                 } else {
@@ -294,10 +288,7 @@ impl Session {
     }
 
     fn spent_after_leaving(&self, item: usize, now: Millis) -> u64 {
-        let running = self
-            .since
-            .map(|s| u64::try_from(now.saturating_sub(s)).unwrap_or(0))
-            .unwrap_or(0);
+        let running = self.since.map(|s| u64::try_from(now.saturating_sub(s)).unwrap_or(0)).unwrap_or(0);
         self.spent_ms.get(item).copied().unwrap_or(0) + running
     }
 
@@ -331,9 +322,7 @@ impl Session {
                 self.phase = Phase::Running;
                 self.started_at = Some(*at);
             }
-            Event::AgendaMoved {
-                current, previous, at, ..
-            } => {
+            Event::AgendaMoved { current, previous, at, .. } => {
                 if let Some(p) = previous {
                     let total = self.spent_after_leaving(*p, *at);
                     if let Some(slot) = self.spent_ms.get_mut(*p) {
@@ -369,12 +358,7 @@ mod tests {
         let agenda = kinds
             .iter()
             .enumerate()
-            .map(|(i, k)| AgendaItemDef {
-                title: format!("Item {i}"),
-                kind: *k,
-                minutes: 10,
-                speakers: vec![],
-            })
+            .map(|(i, k)| AgendaItemDef { title: format!("Item {i}"), kind: *k, minutes: 10, speakers: vec![] })
             .collect();
         let def = SessionDefinition {
             title: "T".into(),
@@ -415,12 +399,7 @@ mod tests {
         assert_eq!(s.spent_seconds(0), 90);
         assert_eq!(
             ev[0].event,
-            Event::AgendaMoved {
-                current: 1,
-                previous: Some(0),
-                previous_spent_seconds: Some(90),
-                at: 120_000
-            }
+            Event::AgendaMoved { current: 1, previous: Some(0), previous_spent_seconds: Some(90), at: 120_000 }
         );
         s.handle(M, &Command::SessionEnd, 150_000).expect("ok");
         assert_eq!(s.spent_seconds(1), 60);
@@ -451,24 +430,12 @@ mod tests {
     #[test]
     fn moves_past_either_end_are_conflicts_and_change_nothing() {
         let mut s = session(&[ItemKind::Intro]);
-        assert!(matches!(
-            s.handle(M, &Command::AgendaPrev, 0),
-            Err(DomainError::Conflict(_))
-        ));
+        assert!(matches!(s.handle(M, &Command::AgendaPrev, 0), Err(DomainError::Conflict(_))));
         s.handle(M, &Command::AgendaNext, 0).expect("ok");
         let before = s.clone();
-        assert!(matches!(
-            s.handle(M, &Command::AgendaNext, 1),
-            Err(DomainError::Conflict(_))
-        ));
-        assert!(matches!(
-            s.handle(M, &Command::AgendaPrev, 1),
-            Err(DomainError::Conflict(_))
-        ));
-        assert!(matches!(
-            s.handle(M, &Command::AgendaGoto { item: 1 }, 1),
-            Err(DomainError::NotFound(_))
-        ));
+        assert!(matches!(s.handle(M, &Command::AgendaNext, 1), Err(DomainError::Conflict(_))));
+        assert!(matches!(s.handle(M, &Command::AgendaPrev, 1), Err(DomainError::Conflict(_))));
+        assert!(matches!(s.handle(M, &Command::AgendaGoto { item: 1 }, 1), Err(DomainError::NotFound(_))));
         assert_eq!(s, before);
     }
 
@@ -476,10 +443,7 @@ mod tests {
     fn only_the_moderator_moves_the_agenda() {
         let mut s = session(&[ItemKind::Intro]);
         for role in [Role::Participant, Role::Screen, Role::Rapporteur] {
-            assert!(matches!(
-                s.handle(role, &Command::AgendaNext, 0),
-                Err(DomainError::Forbidden(_))
-            ));
+            assert!(matches!(s.handle(role, &Command::AgendaNext, 0), Err(DomainError::Forbidden(_))));
         }
         assert_eq!(s.seq, 0);
     }

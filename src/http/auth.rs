@@ -22,9 +22,7 @@ pub const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 pub fn new_code() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..6)
-        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
-        .collect()
+    (0..6).map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char).collect()
 }
 
 /// A code as a person typed it: trimmed, upper-cased, and checked against the alphabet.
@@ -89,11 +87,7 @@ mod tests {
     #[test]
     fn a_key_grants_only_its_own_role() {
         let (m, r) = (new_secret(), new_secret());
-        let creds = Credentials {
-            moderator: hash(&m),
-            rapporteur: hash(&r),
-            code: String::new(),
-        };
+        let creds = Credentials { moderator: hash(&m), rapporteur: hash(&r), code: String::new() };
         assert_eq!(role_for_key(&creds, &m), Some(Role::Moderator));
         assert_eq!(role_for_key(&creds, &r), Some(Role::Rapporteur));
         assert_eq!(role_for_key(&creds, &new_secret()), None);

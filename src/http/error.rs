@@ -67,10 +67,6 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        (
-            status,
-            Json(json!({"error": {"code": code, "message": self.to_string()}})),
-        )
-            .into_response()
+        (status, Json(json!({"error": {"code": code, "message": self.to_string()}}))).into_response()
     }
 }

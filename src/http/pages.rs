@@ -24,31 +24,13 @@ pub const SOU94: &str = include_str!("../../fixtures/sou94.json");
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|h: HeaderMap| async move { asset("index.html", &h) }))
-        .route(
-            "/j/{code}",
-            get(|h: HeaderMap| async move { asset("participant.html", &h) }),
-        )
+        .route("/j/{code}", get(|h: HeaderMap| async move { asset("participant.html", &h) }))
         .route("/j/{code}/qr.svg", get(qr))
-        .route(
-            "/screen/{code}",
-            get(|h: HeaderMap| async move { asset("screen.html", &h) }),
-        )
-        .route(
-            "/m/{id}",
-            get(|h: HeaderMap| async move { asset("moderator.html", &h) }),
-        )
-        .route(
-            "/r/{id}",
-            get(|h: HeaderMap| async move { asset("rapporteur.html", &h) }),
-        )
-        .route(
-            "/assets/{*path}",
-            get(|Path(p): Path<String>, h: HeaderMap| async move { asset(&p, &h) }),
-        )
-        .route(
-            "/examples/sou94.json",
-            get(|| async { ([(header::CONTENT_TYPE, "application/json")], SOU94) }),
-        )
+        .route("/screen/{code}", get(|h: HeaderMap| async move { asset("screen.html", &h) }))
+        .route("/m/{id}", get(|h: HeaderMap| async move { asset("moderator.html", &h) }))
+        .route("/r/{id}", get(|h: HeaderMap| async move { asset("rapporteur.html", &h) }))
+        .route("/assets/{*path}", get(|Path(p): Path<String>, h: HeaderMap| async move { asset(&p, &h) }))
+        .route("/examples/sou94.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], SOU94) }))
         .layer(CompressionLayer::new())
 }
 
@@ -84,12 +66,6 @@ async fn qr(State(state): State<AppState>, headers: HeaderMap, Path(code): Path<
         .min_dimensions(256, 256)
         .quiet_zone(true)
         .build();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        svg,
-    )
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=3600")], svg)
         .into_response())
 }

@@ -37,9 +37,7 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
     if auth::is_admin(state.config.admin_token.as_ref(), headers) {
         Ok(())
     } else {
-        Err(ApiError::Unauthorized(
-            "this needs the admin token: Authorization: Bearer <token>".into(),
-        ))
+        Err(ApiError::Unauthorized("this needs the admin token: Authorization: Bearer <token>".into()))
     }
 }
 
@@ -96,11 +94,8 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let given = auth::bearer(&headers)
         .ok_or_else(|| ApiError::Unauthorized("this needs a key of the session: Authorization: Bearer <key>".into()))?;
-    let credentials = state
-        .store
-        .credentials(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    let credentials =
+        state.store.credentials(&id).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
     let role = match auth::role_for_key(&credentials, given) {
         Some(role) => role,
         None if state.config.admin_token.is_some() && auth::is_admin(state.config.admin_token.as_ref(), &headers) => {
@@ -108,33 +103,20 @@ pub async fn get(
         }
         None => return Err(ApiError::Unauthorized("that key does not open this session".into())),
     };
-    let session = state
-        .store
-        .load(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    let session = state.store.load(&id).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
     Ok(Json(state_view(&session, role)))
 }
 
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({"status": "ok", "store": state.store.name()})),
-        ),
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok", "store": state.store.name()}))),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "store": state.store.name()})),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "store": state.store.name()})))
         }
     }
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

@@ -53,13 +53,8 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
             return true;
         }
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_ascii_lowercase);
-    let bare = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
+    let bare = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
     matches!((bare, host), (Some(b), Some(h)) if b == h)
 }
 
@@ -70,14 +65,12 @@ pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebS
     let base = base_url(&state, &headers);
     // tungstenite's default read buffer is 128 KiB per socket, zero-filled on every read; a
     // room of phones sends small frames, so a few KiB keep each connection small and fast.
-    ws.read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_message_size(MAX_FRAME)
-        .max_frame_size(MAX_FRAME)
-        .on_upgrade(move |socket| async move {
+    ws.read_buffer_size(4096).write_buffer_size(0).max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME).on_upgrade(
+        move |socket| async move {
             let _open = state.socket_opened();
             run(socket, state, base).await;
-        })
+        },
+    )
 }
 
 struct Conn {
@@ -110,25 +103,14 @@ struct Peer {
 
 async fn run(socket: WebSocket, state: AppState, base: String) {
     let (tx, rx) = socket.split();
-    let mut conn = Conn {
-        tx,
-        rx,
-        state,
-        base,
-        last_heard: Instant::now(),
-        tokens: BURST,
-        refilled: Instant::now(),
-        strikes: 0,
-    };
+    let mut conn =
+        Conn { tx, rx, state, base, last_heard: Instant::now(), tokens: BURST, refilled: Instant::now(), strikes: 0 };
     let end = match conn.greet().await {
         Ok((peer, hello)) => conn.serve(peer, hello).await,
         Err(end) => end,
     };
     if let End::Close(code, reason) = end {
-        let frame = CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        };
+        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
         let _ = conn.tx.send(Message::Close(Some(frame))).await;
     }
 }
@@ -197,13 +179,7 @@ impl Conn {
                 Ok(ClientMsg::Cmd { id, .. }) => {
                     self.refuse(&Refusal::invalid(Some(id), "say hello first")).await?;
                 }
-                Err(r) => {
-                    self.refuse(&Refusal {
-                        message: format!("{} (say hello first)", r.message),
-                        ..r
-                    })
-                    .await?
-                }
+                Err(r) => self.refuse(&Refusal { message: format!("{} (say hello first)", r.message), ..r }).await?,
             }
         }
     }
@@ -211,48 +187,15 @@ impl Conn {
     /// Checks a `hello`'s session and credentials and registers a participant.
     async fn admit(&mut self, hello: &Hello) -> Result<Peer, (Refusal, End)> {
         let store = self.state.store.clone();
-        let unavailable = |e: StoreError| {
-            tracing::warn!(error = %e, "store error during hello");
-            (
-                Refusal {
-                    id: None,
-                    code: ErrorCode::Conflict,
-                    message: "try again".into(),
-                },
-                End::Close(CLOSE_INTERNAL, "store unavailable"),
-            )
-        };
-        let not_found = || {
-            (
-                Refusal {
-                    id: None,
-                    code: ErrorCode::NotFound,
-                    message: "no such session".into(),
-                },
-                End::Close(CLOSE_GONE, "no such session"),
-            )
-        };
-        let unauthorized = |m: &str| {
-            (
-                Refusal {
-                    id: None,
-                    code: ErrorCode::Unauthorized,
-                    message: m.into(),
-                },
-                End::Close(CLOSE_POLICY, "unauthorized"),
-            )
-        };
+        let not_found = || refused(ErrorCode::NotFound, "no such session", CLOSE_GONE, "no such session");
+        let unauthorized = |m: &str| refused(ErrorCode::Unauthorized, m, CLOSE_POLICY, "unauthorized");
         let fail = |e: StoreError| match e {
             StoreError::NotFound => not_found(),
-            StoreError::Full => (
-                Refusal {
-                    id: None,
-                    code: ErrorCode::Conflict,
-                    message: e.to_string(),
-                },
-                End::Close(CLOSE_POLICY, "session full"),
-            ),
-            e => unavailable(e),
+            StoreError::Full => refused(ErrorCode::Conflict, &e.to_string(), CLOSE_POLICY, "session full"),
+            e => {
+                tracing::warn!(error = %e, "store error during hello");
+                refused(ErrorCode::Conflict, "try again", CLOSE_INTERNAL, "store unavailable")
+            }
         };
         let session = match (&hello.session, &hello.code) {
             (Some(id), _) if id.len() <= 64 => id.clone(),
@@ -262,10 +205,7 @@ impl Conn {
             }
             (Some(_), _) => return Err(not_found()),
             (None, None) => {
-                return Err((
-                    Refusal::invalid(None, "hello needs a code or a session"),
-                    End::Close(CLOSE_POLICY, "bad hello"),
-                ))
+                return Err(refused(ErrorCode::Invalid, "hello needs a code or a session", CLOSE_POLICY, "bad hello"))
             }
         };
         let credentials = store.credentials(&session).await.map_err(fail)?.ok_or_else(not_found)?;
@@ -291,14 +231,8 @@ impl Conn {
                 Some(found) => Some(found),
                 None => {
                     let token = auth::new_secret();
-                    let fresh = Participant {
-                        id: uuid::Uuid::new_v4().simple().to_string(),
-                        joined_at: now_ms(),
-                    };
-                    let p = store
-                        .participant(&session, &auth::hash(&token), &fresh)
-                        .await
-                        .map_err(fail)?;
+                    let fresh = Participant { id: uuid::Uuid::new_v4().simple().to_string(), joined_at: now_ms() };
+                    let p = store.participant(&session, &auth::hash(&token), &fresh).await.map_err(fail)?;
                     Some((token, p))
                 }
             }
@@ -306,12 +240,7 @@ impl Conn {
             None
         };
         let code = credentials.code.clone();
-        Ok(Peer {
-            session,
-            code,
-            role,
-            participant,
-        })
+        Ok(Peer { session, code, role, participant })
     }
 
     fn welcome(&self, peer: &Peer, seq: u64, state: Option<&Session>) -> String {
@@ -348,11 +277,7 @@ impl Conn {
     }
 
     async fn gone(&mut self) -> End {
-        let r = Refusal {
-            id: None,
-            code: ErrorCode::NotFound,
-            message: "the session was deleted".into(),
-        };
+        let r = Refusal { id: None, code: ErrorCode::NotFound, message: "the session was deleted".into() };
         let _ = self.refuse(&r).await;
         End::Close(CLOSE_GONE, "session deleted")
     }
@@ -436,11 +361,7 @@ impl Conn {
             if self.strikes > MAX_STRIKES {
                 return Err(End::Close(CLOSE_POLICY, "too many frames"));
             }
-            let r = Refusal {
-                id: None,
-                code: ErrorCode::RateLimited,
-                message: "slow down".into(),
-            };
+            let r = Refusal { id: None, code: ErrorCode::RateLimited, message: "slow down".into() };
             return self.refuse(&r).await;
         }
         match ClientMsg::parse(text) {
@@ -452,11 +373,7 @@ impl Conn {
 
     async fn command(&mut self, peer: &Peer, id: &str, command: &Command) -> Result<(), End> {
         let started = Instant::now();
-        let outcome = self
-            .state
-            .store
-            .apply(&peer.session, id, peer.role, command, now_ms())
-            .await;
+        let outcome = self.state.store.apply(&peer.session, id, peer.role, command, now_ms()).await;
         metrics::histogram!("palabre_store_seconds", "op" => "apply").record(started.elapsed().as_secs_f64());
         let result = match &outcome {
             Ok(Applied::New { .. }) => "applied",
@@ -465,28 +382,16 @@ impl Conn {
             Err(_) => "failed",
         };
         metrics::counter!("palabre_commands_total", "op" => command.op(), "result" => result).increment(1);
-        let refusal = |code: ErrorCode, message: String| Refusal {
-            id: Some(id.to_owned()),
-            code,
-            message,
-        };
+        let refusal = |code: ErrorCode, message: String| Refusal { id: Some(id.to_owned()), code, message };
         match outcome {
             Ok(applied) => {
-                let frame = ServerMsg::Ack {
-                    id,
-                    result: Some(serde_json::json!({"seq": applied.seq()})),
-                }
-                .to_json();
+                let frame = ServerMsg::Ack { id, result: Some(serde_json::json!({"seq": applied.seq()})) }.to_json();
                 self.send_text(frame).await
             }
             Err(StoreError::Domain(e)) => self.refuse(&refusal(ErrorCode::from(&e), e.to_string())).await,
             Err(StoreError::NotFound) => Err(self.gone().await),
             Err(StoreError::Contention) => {
-                self.refuse(&refusal(
-                    ErrorCode::Conflict,
-                    "the session is busy; send the command again".into(),
-                ))
-                .await
+                self.refuse(&refusal(ErrorCode::Conflict, "the session is busy; send the command again".into())).await
             }
             Err(e) => {
                 // Not applied: the client keeps the command and resends it after reconnecting.
@@ -495,6 +400,11 @@ impl Conn {
             }
         }
     }
+}
+
+/// A refusal of `hello`, and how the socket then closes.
+fn refused(code: ErrorCode, message: &str, close: u16, reason: &'static str) -> (Refusal, End) {
+    (Refusal { id: None, code, message: message.into() }, End::Close(close, reason))
 }
 
 /// A read error: an oversized frame is answered with 1009, anything else means the peer is gone.

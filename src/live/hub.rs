@@ -71,10 +71,7 @@ impl Hub {
     }
 
     pub fn counts(&self) -> (u64, u64) {
-        (
-            self.connected.load(Ordering::Relaxed),
-            self.participants.load(Ordering::Relaxed),
-        )
+        (self.connected.load(Ordering::Relaxed), self.participants.load(Ordering::Relaxed))
     }
 
     fn send(&self, msg: Outbound) {
@@ -90,10 +87,7 @@ impl Hub {
             Role::ALL.map(|r| Utf8Bytes::from(event_frame(e, r)))
         };
         metrics::counter!("palabre_events_fanned_out_total").increment(self.tx.receiver_count() as u64);
-        self.send(Outbound::Event {
-            seq: e.seq,
-            frames: Arc::new(frames),
-        });
+        self.send(Outbound::Event { seq: e.seq, frames: Arc::new(frames) });
     }
 
     /// Passes on the events that follow what the hub has passed on. Returns the `seq` after
@@ -134,6 +128,9 @@ pub struct Hubs {
     map: Mutex<HashMap<Arc<str>, Weak<Hub>>>,
     store: Arc<dyn Store>,
     instance: String,
+    /// Set when the feed may have lost messages: presence totals are then published again at
+    /// the next tick rather than at the next refresh.
+    presence_stale: std::sync::atomic::AtomicBool,
 }
 
 impl Hubs {
@@ -145,6 +142,7 @@ impl Hubs {
             map: Mutex::new(HashMap::new()),
             store,
             instance: uuid::Uuid::new_v4().simple().to_string(),
+            presence_stale: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(dispatch(Arc::downgrade(&hubs), feed, shutdown.clone()));
         tokio::spawn(report_presence(Arc::downgrade(&hubs), shutdown));
@@ -242,21 +240,14 @@ async fn dispatch(hubs: Weak<Hubs>, mut feed: broadcast::Receiver<Feed>, mut shu
                     hub.send(Outbound::Deleted);
                 }
             }
-            Ok(Feed::Presence {
-                session,
-                connected,
-                participants,
-            }) => {
+            Ok(Feed::Presence { session, connected, participants }) => {
                 if let Some(hub) = hubs.get(&session) {
-                    let frame = ServerMsg::Presence {
-                        connected,
-                        participants,
-                    }
-                    .to_json();
+                    let frame = ServerMsg::Presence { connected, participants }.to_json();
                     hub.send(Outbound::Presence(frame.into()));
                 }
             }
             Ok(Feed::Gap) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                hubs.presence_stale.store(true, Ordering::Relaxed);
                 for hub in hubs.live() {
                     hubs.check(&hub).await;
                 }
@@ -279,6 +270,7 @@ async fn report_presence(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) 
             _ = crate::app::stopping(&mut shutdown) => return,
         }
         let Some(hubs) = hubs.upgrade() else { return };
+        let stale = hubs.presence_stale.swap(false, Ordering::Relaxed);
         let now = tokio::time::Instant::now();
         let mut current: HashMap<Arc<str>, (u64, u64)> =
             hubs.live().iter().map(|h| (h.session.clone(), h.counts())).collect();
@@ -287,18 +279,14 @@ async fn report_presence(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) 
         }
         for (session, counts) in current {
             let due = match reported.get(&session) {
-                Some((last, at)) => *last != counts || now.duration_since(*at) >= PRESENCE_REFRESH,
+                Some((last, at)) => stale || *last != counts || now.duration_since(*at) >= PRESENCE_REFRESH,
                 None => true,
             };
             if !due {
                 continue;
             }
             let at = crate::app::now_ms();
-            match hubs
-                .store
-                .report_presence(&session, &hubs.instance, counts.0, counts.1, at)
-                .await
-            {
+            match hubs.store.report_presence(&session, &hubs.instance, counts.0, counts.1, at).await {
                 Ok(_) if counts == (0, 0) => {
                     reported.remove(&session);
                 }

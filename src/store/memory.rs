@@ -40,10 +40,7 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     pub fn new() -> Self {
-        Self {
-            inner: Mutex::new(Inner::default()),
-            feed: broadcast::channel(FEED_CAPACITY).0,
-        }
+        Self { inner: Mutex::new(Inner::default()), feed: broadcast::channel(FEED_CAPACITY).0 }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -93,12 +90,8 @@ impl Store for MemoryStore {
     }
 
     async fn list(&self) -> Result<Vec<SessionSummary>, StoreError> {
-        let mut all: Vec<SessionSummary> = self
-            .lock()
-            .sessions
-            .values()
-            .map(|e| SessionSummary::from(&e.session))
-            .collect();
+        let mut all: Vec<SessionSummary> =
+            self.lock().sessions.values().map(|e| SessionSummary::from(&e.session)).collect();
         all.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         Ok(all)
     }
@@ -144,15 +137,10 @@ impl Store for MemoryStore {
                 entry.events.push_back(e.clone());
             }
             let seq = entry.session.seq;
-            entry
-                .cmds
-                .insert(cmd_id.to_owned(), (seq, clock + Duration::from_secs(CMD_ID_TTL_SECS)));
+            entry.cmds.insert(cmd_id.to_owned(), (seq, clock + Duration::from_secs(CMD_ID_TTL_SECS)));
             // Published under the lock, so the feed carries every session's events in order.
             if !events.is_empty() {
-                let _ = self.feed.send(Feed::Events {
-                    session: id.into(),
-                    events: Arc::new(events.clone()),
-                });
+                let _ = self.feed.send(Feed::Events { session: id.into(), events: Arc::new(events.clone()) });
             }
             Ok(Applied::New { seq, events })
         }
@@ -194,20 +182,11 @@ impl Store for MemoryStore {
         let totals = {
             let mut inner = self.lock();
             let entry = inner.sessions.get_mut(id).ok_or(StoreError::NotFound)?;
-            entry
-                .presence
-                .insert(instance.to_owned(), (connected, participants, now));
+            entry.presence.insert(instance.to_owned(), (connected, participants, now));
             entry.presence.retain(|_, (_, _, at)| now - *at < PRESENCE_TTL_MS);
-            entry
-                .presence
-                .values()
-                .fold((0, 0), |(c, p), (c2, p2, _)| (c + c2, p + p2))
+            entry.presence.values().fold((0, 0), |(c, p), (c2, p2, _)| (c + c2, p + p2))
         };
-        self.publish(Feed::Presence {
-            session: id.into(),
-            connected: totals.0,
-            participants: totals.1,
-        });
+        self.publish(Feed::Presence { session: id.into(), connected: totals.0, participants: totals.1 });
         Ok(totals)
     }
 

@@ -123,10 +123,7 @@ impl RedisStore {
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(3)
             .set_max_delay(Duration::from_secs(2));
-        let mut conn = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(unavailable)?;
+        let mut conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
         let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;
         let feed = broadcast::channel(FEED_CAPACITY).0;
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -135,9 +132,7 @@ impl RedisStore {
         // missed by this instance's hubs.
         if tokio::time::timeout(Duration::from_secs(10), ready_rx).await.is_err() {
             subscriber.abort();
-            return Err(StoreError::Unavailable(
-                "could not subscribe to the feed channel".into(),
-            ));
+            return Err(StoreError::Unavailable("could not subscribe to the feed channel".into()));
         }
         Ok(Self {
             conn,
@@ -181,20 +176,13 @@ async fn listen(client: redis::Client, feed: broadcast::Sender<Feed>, ready: tok
                         };
                         match serde_json::from_str::<Wire>(&payload) {
                             Ok(Wire::Events { s, e }) => {
-                                let _ = feed.send(Feed::Events {
-                                    session: s.into(),
-                                    events: Arc::new(e),
-                                });
+                                let _ = feed.send(Feed::Events { session: s.into(), events: Arc::new(e) });
                             }
                             Ok(Wire::Deleted { s }) => {
                                 let _ = feed.send(Feed::Deleted { session: s.into() });
                             }
                             Ok(Wire::Presence { s, c, p }) => {
-                                let _ = feed.send(Feed::Presence {
-                                    session: s.into(),
-                                    connected: c,
-                                    participants: p,
-                                });
+                                let _ = feed.send(Feed::Presence { session: s.into(), connected: c, participants: p });
                             }
                             Err(e) => tracing::warn!(error = %e, "unreadable message on the feed channel"),
                         }
@@ -299,12 +287,8 @@ impl Store for RedisStore {
         let mut c = self.conn();
         let cmd_key = key(id, &format!("cmd:{cmd_id}"));
         for attempt in 0..MAX_ATTEMPTS {
-            let (state, done): (Option<String>, Option<u64>) = redis::pipe()
-                .get(key(id, "state"))
-                .get(&cmd_key)
-                .query_async(&mut c)
-                .await
-                .map_err(unavailable)?;
+            let (state, done): (Option<String>, Option<u64>) =
+                redis::pipe().get(key(id, "state")).get(&cmd_key).query_async(&mut c).await.map_err(unavailable)?;
             // A deleted session answers NotFound even to a retry of a command it once applied.
             let state = state.ok_or(StoreError::NotFound)?;
             if let Some(seq) = done {
@@ -313,14 +297,9 @@ impl Store for RedisStore {
             let mut session: Session = serde_json::from_str(&state).map_err(corrupt)?;
             let expected = session.seq;
             let events = session.handle(role, command, now)?;
-            let wire = Wire::Events {
-                s: id.to_owned(),
-                e: events,
-            };
+            let wire = Wire::Events { s: id.to_owned(), e: events };
             let message = serde_json::to_string(&wire).map_err(corrupt)?;
-            let Wire::Events { e: events, .. } = wire else {
-                unreachable!("built above")
-            };
+            let Wire::Events { e: events, .. } = wire else { unreachable!("built above") };
             let mut inv = self.apply.prepare_invoke();
             inv.key(key(id, "seq"))
                 .key(key(id, "state"))
@@ -338,12 +317,7 @@ impl Store for RedisStore {
             }
             let reply: Vec<String> = inv.invoke_async(&mut c).await.map_err(unavailable)?;
             match reply.first().map(String::as_str) {
-                Some("ok") => {
-                    return Ok(Applied::New {
-                        seq: session.seq,
-                        events,
-                    })
-                }
+                Some("ok") => return Ok(Applied::New { seq: session.seq, events }),
                 Some("dup") => {
                     let seq = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
                     return Ok(Applied::Duplicate { seq });
@@ -440,10 +414,7 @@ impl Store for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let _: String = redis::cmd("PING")
-            .query_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
+        let _: String = redis::cmd("PING").query_async(&mut self.conn()).await.map_err(unavailable)?;
         Ok(())
     }
 

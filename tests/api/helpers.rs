@@ -36,10 +36,7 @@ pub fn redis_url() -> String {
         let _ = WATCHDOG.set(std::sync::Mutex::new(child));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not start on port {port}"
-            );
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start on port {port}");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         format!("redis://127.0.0.1:{port}/0")
@@ -107,11 +104,8 @@ impl TestApp {
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<bool>();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
             let (graceful_tx, graceful_rx) = tokio::sync::oneshot::channel::<()>();
             let (store, listener) = rt.block_on(async {
                 let store: Arc<dyn Store> = match &redis {
@@ -134,13 +128,7 @@ impl TestApp {
             rt.shutdown_background();
         });
         let addr = addr_rx.await.expect("the app started");
-        TestApp {
-            addr,
-            backend,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-            http: reqwest::Client::new(),
-        }
+        TestApp { addr, backend, stop: Some(stop_tx), thread: Some(thread), http: reqwest::Client::new() }
     }
 
     /// Takes the instance down at once: sockets drop, nothing is flushed.
@@ -167,13 +155,7 @@ impl TestApp {
     }
 
     pub async fn create(&self, definition: &Value) -> Value {
-        let res = self
-            .http
-            .post(self.url("/api/sessions"))
-            .json(definition)
-            .send()
-            .await
-            .expect("request");
+        let res = self.http.post(self.url("/api/sessions")).json(definition).send().await.expect("request");
         assert_eq!(res.status(), 201, "creating a session");
         res.json().await.expect("json")
     }
@@ -222,10 +204,7 @@ impl Ws {
     }
 
     pub async fn send(&mut self, v: Value) {
-        self.stream
-            .send(Message::Text(v.to_string().into()))
-            .await
-            .expect("send");
+        self.stream.send(Message::Text(v.to_string().into())).await.expect("send");
     }
 
     pub async fn send_raw(&mut self, m: Message) {
@@ -260,10 +239,7 @@ impl Ws {
     /// Waits for the server to close; returns the close code.
     pub async fn closed(&mut self) -> Option<u16> {
         loop {
-            match tokio::time::timeout(PATIENCE, self.stream.next())
-                .await
-                .expect("closed in time")
-            {
+            match tokio::time::timeout(PATIENCE, self.stream.next()).await.expect("closed in time") {
                 None | Some(Err(_)) => return None,
                 Some(Ok(Message::Close(c))) => return c.map(|c| u16::from(c.code)),
                 Some(Ok(_)) => continue,
@@ -335,8 +311,7 @@ pub struct Room {
 
 pub async fn hello_moderator(app: &TestApp, created: &Value) -> (Ws, Value) {
     let mut ws = app.ws().await;
-    ws.send(json!({"type": "hello", "session": created["id"], "key": created["moderator_key"]}))
-        .await;
+    ws.send(json!({"type": "hello", "session": created["id"], "key": created["moderator_key"]})).await;
     let welcome = ws.recv().await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     (ws, welcome)
@@ -354,18 +329,11 @@ pub async fn room(app: &TestApp) -> Room {
     let created = app.create(&sou94()).await;
     let (moderator, _) = hello_moderator(app, &created).await;
     let (participant, _) = hello_participant(app, &created["code"]).await;
-    Room {
-        created,
-        moderator,
-        participant,
-    }
+    Room { created, moderator, participant }
 }
 
 pub fn admin_config(token: &str) -> Config {
-    Config {
-        admin_token: Some(Secret::new(token)),
-        ..Config::default()
-    }
+    Config { admin_token: Some(Secret::new(token)), ..Config::default() }
 }
 
 /// A Redis of a test's own, with its append-only file on, so the test can kill it and start it
@@ -397,14 +365,7 @@ impl OwnRedis {
     pub fn restart(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args([
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--loglevel",
-                "warning",
-            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--loglevel", "warning"])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())

@@ -17,52 +17,23 @@ async fn creating_a_session_returns_its_code_keys_and_four_links(backend: Backen
     let created = app.create(&sou94()).await;
     let code = created["code"].as_str().expect("code");
     assert_eq!(code.len(), 6);
-    assert!(
-        code.chars().all(|c| "ABCDEFGHJKMNPQRSTUVWXYZ23456789".contains(c)),
-        "{code}"
-    );
+    assert!(code.chars().all(|c| "ABCDEFGHJKMNPQRSTUVWXYZ23456789".contains(c)), "{code}");
     for key in ["moderator_key", "rapporteur_key"] {
-        assert!(
-            created[key].as_str().expect("key").len() >= 32,
-            "{key} has at least 128 bits"
-        );
+        assert!(created[key].as_str().expect("key").len() >= 32, "{key} has at least 128 bits");
     }
     assert_ne!(created["moderator_key"], created["rapporteur_key"]);
     let id = created["id"].as_str().expect("id");
     let links = &created["links"];
     assert_eq!(links["participant"], app.url(&format!("/j/{code}")));
     assert_eq!(links["screen"], app.url(&format!("/screen/{code}")));
-    assert_eq!(
-        links["moderator"],
-        app.url(&format!(
-            "/m/{id}#key={}",
-            created["moderator_key"].as_str().expect("k")
-        ))
-    );
+    assert_eq!(links["moderator"], app.url(&format!("/m/{id}#key={}", created["moderator_key"].as_str().expect("k"))));
     assert!(links["rapporteur"].as_str().expect("link").contains("#key="));
-    let qr = app
-        .http
-        .get(links["qr"].as_str().expect("qr"))
-        .send()
-        .await
-        .expect("qr");
+    let qr = app.http.get(links["qr"].as_str().expect("qr")).send().await.expect("qr");
     assert_eq!(qr.status(), 200);
     assert_eq!(qr.headers()["content-type"], "image/svg+xml");
     assert!(qr.text().await.expect("svg").contains("<svg"));
-    let list: Value = app
-        .http
-        .get(app.url("/api/sessions"))
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    assert!(list["sessions"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .any(|s| s["id"] == id));
+    let list: Value = app.http.get(app.url("/api/sessions")).send().await.expect("list").json().await.expect("json");
+    assert!(list["sessions"].as_array().expect("array").iter().any(|s| s["id"] == id));
 }
 
 async fn a_bad_definition_is_refused_with_what_to_fix(backend: Backend) {
@@ -71,18 +42,9 @@ async fn a_bad_definition_is_refused_with_what_to_fix(backend: Backend) {
         ("not json".to_owned(), "not valid"),
         (json!({"agenda": [{"title": "x"}]}).to_string(), "title is required"),
         (json!({"title": "T", "agenda": []}).to_string(), "at least one item"),
-        (
-            json!({"title": "T", "agenda": [{"title": "x", "kind": "party"}]}).to_string(),
-            "agenda[0].kind",
-        ),
-        (
-            json!({"title": "x".repeat(201), "agenda": [{"title": "x"}]}).to_string(),
-            "longer than 200",
-        ),
-        (
-            json!({"title": "T", "agenda": [{"title": "x"}], "bogus": 1}).to_string(),
-            "unknown field",
-        ),
+        (json!({"title": "T", "agenda": [{"title": "x", "kind": "party"}]}).to_string(), "agenda[0].kind"),
+        (json!({"title": "x".repeat(201), "agenda": [{"title": "x"}]}).to_string(), "longer than 200"),
+        (json!({"title": "T", "agenda": [{"title": "x"}], "bogus": 1}).to_string(), "unknown field"),
     ];
     for (body, needle) in cases {
         let res = app
@@ -104,13 +66,7 @@ async fn a_bad_definition_is_refused_with_what_to_fix(backend: Backend) {
 async fn a_body_over_one_mebibyte_is_refused_as_too_large(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let body = json!({"title": "T", "agenda": [{"title": "x"}], "venue": "v".repeat(1024 * 1024)}).to_string();
-    let res = app
-        .http
-        .post(app.url("/api/sessions"))
-        .body(body)
-        .send()
-        .await
-        .expect("request");
+    let res = app.http.post(app.url("/api/sessions")).body(body).send().await.expect("request");
     assert_eq!(res.status(), 413);
     let err: Value = res.json().await.expect("json");
     assert_eq!(err["error"]["code"], "too_large");
@@ -121,54 +77,21 @@ async fn the_state_is_shown_to_a_key_of_the_session_only(backend: Backend) {
     let created = app.create(&sou94()).await;
     let url = app.url(&format!("/api/sessions/{}", created["id"].as_str().expect("id")));
     for key in ["moderator_key", "rapporteur_key"] {
-        let res = app
-            .http
-            .get(&url)
-            .bearer_auth(created[key].as_str().expect("key"))
-            .send()
-            .await
-            .expect("get");
+        let res = app.http.get(&url).bearer_auth(created[key].as_str().expect("key")).send().await.expect("get");
         assert_eq!(res.status(), 200);
         let state: Value = res.json().await.expect("json");
         assert_eq!(state["phase"], "pending");
         assert_eq!(state["agenda"]["current"], Value::Null);
         assert_eq!(state["agenda"]["items"].as_array().expect("items").len(), 8);
         assert_eq!(state["drafts"].as_array().expect("drafts").len(), 5);
-        for field in [
-            "id",
-            "code",
-            "title",
-            "qa_open",
-            "highlighted",
-            "floor",
-            "questions",
-            "polls",
-        ] {
+        for field in ["id", "code", "title", "qa_open", "highlighted", "floor", "questions", "polls"] {
             assert!(state.get(field).is_some(), "state has {field}");
         }
     }
     assert_eq!(app.http.get(&url).send().await.expect("get").status(), 401);
-    assert_eq!(
-        app.http
-            .get(&url)
-            .bearer_auth("wrong")
-            .send()
-            .await
-            .expect("get")
-            .status(),
-        401
-    );
+    assert_eq!(app.http.get(&url).bearer_auth("wrong").send().await.expect("get").status(), 401);
     let missing = app.url("/api/sessions/nope");
-    assert_eq!(
-        app.http
-            .get(&missing)
-            .bearer_auth("x")
-            .send()
-            .await
-            .expect("get")
-            .status(),
-        404
-    );
+    assert_eq!(app.http.get(&missing).bearer_auth("x").send().await.expect("get").status(), 404);
 }
 
 async fn deleting_a_session_removes_it(backend: Backend) {
@@ -191,10 +114,7 @@ async fn health_checks_the_store(backend: Backend) {
     let res = app.http.get(app.url("/healthz")).send().await.expect("healthz");
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.expect("json");
-    assert_eq!(
-        body["store"],
-        if backend == Backend::Redis { "redis" } else { "memory" }
-    );
+    assert_eq!(body["store"], if backend == Backend::Redis { "redis" } else { "memory" });
 }
 
 #[tokio::test]
@@ -212,35 +132,12 @@ async fn with_an_admin_token_only_its_bearer_creates_lists_and_deletes() {
     let res = post(Some("s3cret-admin")).await.expect("post");
     assert_eq!(res.status(), 201);
     let created: Value = res.json().await.expect("json");
-    assert_eq!(
-        app.http
-            .get(app.url("/api/sessions"))
-            .send()
-            .await
-            .expect("list")
-            .status(),
-        401
-    );
-    let list = app
-        .http
-        .get(app.url("/api/sessions"))
-        .bearer_auth("s3cret-admin")
-        .send()
-        .await
-        .expect("list");
+    assert_eq!(app.http.get(app.url("/api/sessions")).send().await.expect("list").status(), 401);
+    let list = app.http.get(app.url("/api/sessions")).bearer_auth("s3cret-admin").send().await.expect("list");
     assert_eq!(list.status(), 200);
     let del = app.url(&format!("/api/sessions/{}", created["id"].as_str().expect("id")));
     assert_eq!(app.http.delete(&del).send().await.expect("delete").status(), 401);
-    assert_eq!(
-        app.http
-            .delete(&del)
-            .bearer_auth("s3cret-admin")
-            .send()
-            .await
-            .expect("delete")
-            .status(),
-        204
-    );
+    assert_eq!(app.http.delete(&del).bearer_auth("s3cret-admin").send().await.expect("delete").status(), 204);
 }
 
 #[tokio::test]
@@ -249,23 +146,9 @@ async fn metrics_count_commands_by_op_and_result() {
     let mut room = room(&app).await;
     assert_eq!(room.moderator.call("agenda.next", json!({})).await["type"], "ack");
     assert_eq!(room.participant.call("agenda.next", json!({})).await["type"], "error");
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        text.contains(r#"palabre_commands_total{op="agenda.next",result="applied"}"#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"palabre_commands_total{op="agenda.next",result="refused"}"#),
-        "{text}"
-    );
+    let text = app.http.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(text.contains(r#"palabre_commands_total{op="agenda.next",result="applied"}"#), "{text}");
+    assert!(text.contains(r#"palabre_commands_total{op="agenda.next",result="refused"}"#), "{text}");
     assert!(text.contains("palabre_connections"), "{text}");
 }
 
@@ -275,27 +158,10 @@ async fn pages_are_served_with_a_policy_that_forbids_inline_scripts() {
     for path in ["/", "/j/ABCDEF", "/screen/ABCDEF", "/m/some-id", "/r/some-id"] {
         let res = app.http.get(app.url(path)).send().await.expect("page");
         assert_eq!(res.status(), 200, "{path}");
-        let csp = res.headers()["content-security-policy"]
-            .to_str()
-            .expect("csp")
-            .to_owned();
-        assert!(
-            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
-            "{csp}"
-        );
+        let csp = res.headers()["content-security-policy"].to_str().expect("csp").to_owned();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
         assert!(res.text().await.expect("html").contains("<html"), "{path}");
     }
-    assert_eq!(
-        app.http
-            .get(app.url("/assets/nope.js"))
-            .send()
-            .await
-            .expect("asset")
-            .status(),
-        404
-    );
-    assert_eq!(
-        app.http.get(app.url("/j/AB/qr.svg")).send().await.expect("qr").status(),
-        404
-    );
+    assert_eq!(app.http.get(app.url("/assets/nope.js")).send().await.expect("asset").status(), 404);
+    assert_eq!(app.http.get(app.url("/j/AB/qr.svg")).send().await.expect("qr").status(), 404);
 }

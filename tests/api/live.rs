@@ -36,8 +36,7 @@ async fn nothing_but_hello_is_accepted_first_and_the_socket_stays_usable(backend
     );
     ws.send(json!({"type": "nonsense"})).await;
     assert_eq!(ws.recv().await["code"], "invalid");
-    ws.send(json!({"type": "hello", "session": created["id"], "key": created["moderator_key"]}))
-        .await;
+    ws.send(json!({"type": "hello", "session": created["id"], "key": created["moderator_key"]})).await;
     assert_eq!(ws.recv().await["type"], "welcome");
 }
 
@@ -58,8 +57,7 @@ async fn the_welcome_carries_the_roles_view_and_a_participant_token(backend: Bac
     assert_eq!(welcome["role"], "moderator");
     assert!(welcome.get("participant").is_none());
     let mut r = app.ws().await;
-    r.send(json!({"type": "hello", "session": created["id"], "key": created["rapporteur_key"]}))
-        .await;
+    r.send(json!({"type": "hello", "session": created["id"], "key": created["rapporteur_key"]})).await;
     assert_eq!(r.recv().await["role"], "rapporteur");
 }
 
@@ -70,14 +68,10 @@ async fn a_returning_participant_keeps_its_identity(backend: Backend) {
     let token = welcome["participant"].clone();
     first.close().await;
     let mut again = app.ws().await;
-    again
-        .send(json!({"type": "hello", "code": created["code"], "participant": token}))
-        .await;
+    again.send(json!({"type": "hello", "code": created["code"], "participant": token})).await;
     assert_eq!(again.recv().await["participant"], token);
     let mut stranger = app.ws().await;
-    stranger
-        .send(json!({"type": "hello", "code": created["code"], "participant": "forged-token"}))
-        .await;
+    stranger.send(json!({"type": "hello", "code": created["code"], "participant": "forged-token"})).await;
     let other = stranger.recv().await["participant"].clone();
     assert_ne!(other, token);
     assert_ne!(other, "forged-token");
@@ -90,24 +84,15 @@ async fn the_moderator_moves_the_room_and_everyone_follows_in_seq_order(backend:
     assert_eq!(ack["type"], "ack");
     assert_eq!(ack["result"]["seq"], 2);
     let e1 = room.participant.event().await;
-    assert_eq!(
-        (e1["seq"].as_u64(), e1["event"]["kind"].as_str()),
-        (Some(1), Some("session.started"))
-    );
+    assert_eq!((e1["seq"].as_u64(), e1["event"]["kind"].as_str()), (Some(1), Some("session.started")));
     let e2 = room.participant.event().await;
     assert_eq!(e2["seq"], 2);
     assert_eq!(e2["event"]["kind"], "agenda.moved");
     assert_eq!(e2["event"]["current"], 0);
-    assert_eq!(
-        room.moderator.call("agenda.goto", json!({"item": 3})).await["type"],
-        "ack"
-    );
+    assert_eq!(room.moderator.call("agenda.goto", json!({"item": 3})).await["type"], "ack");
     let e3 = room.participant.event().await;
     assert_eq!(e3["seq"], 3);
-    assert_eq!(
-        (e3["event"]["current"].as_u64(), e3["event"]["previous"].as_u64()),
-        (Some(3), Some(0))
-    );
+    assert_eq!((e3["event"]["current"].as_u64(), e3["event"]["previous"].as_u64()), (Some(3), Some(0)));
     assert_eq!(room.moderator.call("agenda.prev", json!({})).await["type"], "ack");
     assert_eq!(room.participant.event().await["event"]["current"], 2);
 }
@@ -115,22 +100,13 @@ async fn the_moderator_moves_the_room_and_everyone_follows_in_seq_order(backend:
 async fn entering_the_debate_opens_questions_for_everyone(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut room = room(&app).await;
-    assert_eq!(
-        room.moderator.call("agenda.goto", json!({"item": 6})).await["type"],
-        "ack"
-    );
-    let kinds: Vec<Value> = [
-        room.participant.event().await,
-        room.participant.event().await,
-        room.participant.event().await,
-    ]
-    .iter()
-    .map(|e| e["event"]["kind"].clone())
-    .collect();
-    assert_eq!(
-        kinds,
-        [json!("session.started"), json!("agenda.moved"), json!("qa.opened")]
-    );
+    assert_eq!(room.moderator.call("agenda.goto", json!({"item": 6})).await["type"], "ack");
+    let kinds: Vec<Value> =
+        [room.participant.event().await, room.participant.event().await, room.participant.event().await]
+            .iter()
+            .map(|e| e["event"]["kind"].clone())
+            .collect();
+    assert_eq!(kinds, [json!("session.started"), json!("agenda.moved"), json!("qa.opened")]);
     assert_eq!(room.moderator.call("agenda.next", json!({})).await["type"], "ack");
     assert_eq!(room.participant.event().await["event"]["kind"], "qa.closed");
     let (_late, welcome) = hello_participant(&app, &room.created["code"]).await;
@@ -170,24 +146,18 @@ async fn a_client_that_reconnects_with_since_gets_only_what_it_missed(backend: B
     room.moderator.call("agenda.next", json!({})).await;
     room.moderator.call("agenda.next", json!({})).await;
     let mut back = app.ws().await;
-    back.send(json!({"type": "hello", "code": room.created["code"], "participant": token, "since": 2}))
-        .await;
+    back.send(json!({"type": "hello", "code": room.created["code"], "participant": token, "since": 2})).await;
     let welcome = back.recv().await;
     assert_eq!(welcome["type"], "welcome");
     assert_eq!(welcome["seq"], 2);
-    assert!(
-        welcome.get("state").is_none(),
-        "no state when the events are replayed: {welcome}"
-    );
+    assert!(welcome.get("state").is_none(), "no state when the events are replayed: {welcome}");
     let e3 = back.event().await;
     let e4 = back.event().await;
     assert_eq!((e3["seq"].as_u64(), e4["seq"].as_u64()), (Some(3), Some(4)));
     assert_eq!(e4["event"]["current"], 2);
     // Up to date already: nothing to replay, and live events follow.
     let mut current = app.ws().await;
-    current
-        .send(json!({"type": "hello", "code": room.created["code"], "since": 4}))
-        .await;
+    current.send(json!({"type": "hello", "code": room.created["code"], "since": 4})).await;
     let w = current.recv().await;
     assert_eq!((w["seq"].as_u64(), w.get("state").is_none()), (Some(4), true));
     room.moderator.call("agenda.next", json!({})).await;
@@ -199,8 +169,7 @@ async fn a_since_the_server_cannot_serve_gets_the_full_state(backend: Backend) {
     let mut room = room(&app).await;
     room.moderator.call("agenda.next", json!({})).await;
     let mut ws = app.ws().await;
-    ws.send(json!({"type": "hello", "code": room.created["code"], "since": 999}))
-        .await;
+    ws.send(json!({"type": "hello", "code": room.created["code"], "since": 999})).await;
     let welcome = ws.recv().await;
     assert_eq!(welcome["seq"], 2);
     assert_eq!(welcome["state"]["agenda"]["current"], 0);
@@ -218,11 +187,7 @@ async fn refused_commands_say_why_and_change_nothing(backend: Backend) {
         (false, "poll.dance", json!({}), "invalid"),
     ];
     for (as_participant, op, fields, code) in cases {
-        let ws = if as_participant {
-            &mut room.participant
-        } else {
-            &mut room.moderator
-        };
+        let ws = if as_participant { &mut room.participant } else { &mut room.moderator };
         let reply = ws.call(op, fields.clone()).await;
         assert_eq!(
             (reply["type"].as_str(), reply["code"].as_str()),
@@ -244,20 +209,12 @@ async fn malformed_frames_are_answered_and_the_connection_kept(backend: Backend)
     let app = TestApp::spawn(backend).await;
     let mut room = room(&app).await;
     let ws = &mut room.moderator;
-    for junk in [
-        "{",
-        "[1,2]",
-        "\"hello\"",
-        r#"{"type":"cmd"}"#,
-        r#"{"type":"cmd","id":"not-a-uuid","op":"agenda.next"}"#,
-    ] {
+    for junk in
+        ["{", "[1,2]", "\"hello\"", r#"{"type":"cmd"}"#, r#"{"type":"cmd","id":"not-a-uuid","op":"agenda.next"}"#]
+    {
         ws.send_raw(Message::Text(junk.into())).await;
         let reply = ws.recv().await;
-        assert_eq!(
-            (reply["type"].as_str(), reply["code"].as_str()),
-            (Some("error"), Some("invalid")),
-            "{junk}"
-        );
+        assert_eq!((reply["type"].as_str(), reply["code"].as_str()), (Some("error"), Some("invalid")), "{junk}");
     }
     ws.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
     assert_eq!(ws.recv().await["code"], "invalid");
@@ -281,13 +238,11 @@ async fn bad_credentials_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let created = app.create(&sou94()).await;
     let mut ws = app.ws().await;
-    ws.send(json!({"type": "hello", "session": created["id"], "key": "0".repeat(40)}))
-        .await;
+    ws.send(json!({"type": "hello", "session": created["id"], "key": "0".repeat(40)})).await;
     assert_eq!(ws.recv().await["code"], "unauthorized");
     assert_eq!(ws.closed().await, Some(1008));
     let mut ws = app.ws().await;
-    ws.send(json!({"type": "hello", "code": created["code"], "role": "moderator"}))
-        .await;
+    ws.send(json!({"type": "hello", "code": created["code"], "role": "moderator"})).await;
     assert_eq!(ws.recv().await["code"], "unauthorized");
     let mut ws = app.ws().await;
     ws.send(json!({"type": "hello", "code": "ZZZZZZ"})).await;
@@ -299,9 +254,7 @@ async fn the_screen_follows_but_may_not_command(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut room = room(&app).await;
     let mut screen = app.ws().await;
-    screen
-        .send(json!({"type": "hello", "code": room.created["code"], "role": "screen"}))
-        .await;
+    screen.send(json!({"type": "hello", "code": room.created["code"], "role": "screen"})).await;
     let welcome = screen.recv().await;
     assert_eq!(welcome["role"], "screen");
     assert!(welcome.get("participant").is_none());
@@ -314,10 +267,7 @@ async fn a_foreign_origin_may_not_open_a_socket(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let own = format!("http://{}", app.addr);
     assert!(Ws::connect(app.addr, Some(&own)).await.is_ok());
-    let err = Ws::connect(app.addr, Some("https://evil.example"))
-        .await
-        .err()
-        .expect("refused");
+    let err = Ws::connect(app.addr, Some("https://evil.example")).await.err().expect("refused");
     assert!(err.to_string().contains("403"), "{err}");
 }
 
@@ -334,9 +284,7 @@ async fn the_moderator_sees_how_many_are_connected(backend: Backend) {
             }
         }
     };
-    tokio::time::timeout(PATIENCE, everyone)
-        .await
-        .expect("the moderator is told 3 connected, 2 participants");
+    tokio::time::timeout(PATIENCE, everyone).await.expect("the moderator is told 3 connected, 2 participants");
 }
 
 async fn a_stopping_server_tells_its_clients_to_go_away(backend: Backend) {

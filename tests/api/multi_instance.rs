@@ -19,9 +19,7 @@ async fn a_command_on_one_instance_reaches_a_client_on_another() {
     // And back: the moderator on B, a screen on A.
     let (mut moderator_b, _) = hello_moderator(&b, &created).await;
     let mut screen = a.ws().await;
-    screen
-        .send(json!({"type": "hello", "code": created["code"], "role": "screen"}))
-        .await;
+    screen.send(json!({"type": "hello", "code": created["code"], "role": "screen"})).await;
     assert_eq!(screen.recv().await["seq"], 2);
     assert_eq!(moderator_b.call("agenda.next", json!({})).await["type"], "ack");
     assert_eq!(screen.event().await["event"]["current"], 1);
@@ -33,9 +31,7 @@ async fn commands_racing_on_two_instances_are_all_applied_in_one_order() {
     let a = TestApp::spawn(Backend::Redis).await;
     let b = TestApp::spawn(Backend::Redis).await;
     let mut definition = sou94();
-    definition["agenda"] = json!((0..60)
-        .map(|i| json!({"title": format!("Item {i}")}))
-        .collect::<Vec<_>>());
+    definition["agenda"] = json!((0..60).map(|i| json!({"title": format!("Item {i}")})).collect::<Vec<_>>());
     let created = a.create(&definition).await;
     let (mut watcher, _) = hello_participant(&b, &created["code"]).await;
     let mut tasks = Vec::new();
@@ -80,13 +76,9 @@ async fn an_instance_that_dies_loses_nothing() {
     assert_eq!(welcome["state"]["phase"], "running");
     assert_eq!(moderator.call("agenda.next", json!({})).await["result"]["seq"], 5);
     let mut p = b.ws().await;
-    p.send(json!({"type": "hello", "code": created["code"], "participant": token, "since": 2}))
-        .await;
+    p.send(json!({"type": "hello", "code": created["code"], "participant": token, "since": 2})).await;
     let w = p.recv().await;
-    assert_eq!(
-        w["participant"], token,
-        "the participant keeps its identity across instances"
-    );
+    assert_eq!(w["participant"], token, "the participant keeps its identity across instances");
     assert_eq!(p.event().await["seq"], 3);
 }
 
@@ -100,13 +92,7 @@ async fn a_hub_that_lost_its_feed_catches_up_after_resubscribing() {
     // Cut every pub/sub connection on the Redis: both instances lose their feed for a moment.
     let client = redis::Client::open(redis_url()).expect("url");
     let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
-    let _: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("pubsub")
-        .query_async(&mut conn)
-        .await
-        .expect("kill");
+    let _: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut conn).await.expect("kill");
     for _ in 0..3 {
         assert_eq!(moderator.call("agenda.next", json!({})).await["type"], "ack");
     }
@@ -130,20 +116,11 @@ async fn a_hub_that_lost_its_feed_catches_up_after_resubscribing() {
 async fn health_becomes(app: &TestApp, status: u16) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let got = app
-            .http
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .expect("healthz")
-            .status();
+        let got = app.http.get(app.url("/healthz")).send().await.expect("healthz").status();
         if got == status {
             return;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "healthz stayed {got}, expected {status}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "healthz stayed {got}, expected {status}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
@@ -167,10 +144,7 @@ async fn when_redis_dies_and_restarts_nothing_is_lost_and_clients_resume() {
     redis.restart();
     health_becomes(&app, 200).await;
     let (mut moderator, welcome) = hello_moderator(&app, &created).await;
-    assert_eq!(
-        welcome["seq"], 2,
-        "what was acknowledged before the crash is still there"
-    );
+    assert_eq!(welcome["seq"], 2, "what was acknowledged before the crash is still there");
     moderator.cmd_with_id(&id, "agenda.next", json!({})).await;
     assert_eq!(moderator.reply_to(&id).await["result"]["seq"], 3);
     // The participant that stayed connected hears it: the feed resubscribed and caught up.
@@ -204,10 +178,7 @@ async fn a_phone_that_stops_reading_is_sent_a_fresh_snapshot_not_left_behind() {
     let mut last = 0;
     for i in 0..3000 {
         let command = if i % 2 == 0 { Command::QaOpen } else { Command::QaClose };
-        let applied = store
-            .apply(&id, &uuid::Uuid::new_v4().to_string(), moderator, &command, 0)
-            .await
-            .expect("apply");
+        let applied = store.apply(&id, &uuid::Uuid::new_v4().to_string(), moderator, &command, 0).await.expect("apply");
         last = applied.seq();
     }
     // Now it reads: it must reach the last seq, by a snapshot somewhere along the way.

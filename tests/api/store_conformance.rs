@@ -75,35 +75,15 @@ async fn a_created_session_loads_back_unchanged_and_is_found_by_code_credentials
 
     let loaded = store.load(&session.id).await.expect("load");
     assert_eq!(loaded.as_ref(), Some(&session));
-    assert_eq!(
-        store.resolve_code(&session.code).await.expect("resolve"),
-        Some(session.id.clone())
-    );
-    assert_eq!(
-        store.credentials(&session.id).await.expect("credentials"),
-        Some(credentials)
-    );
+    assert_eq!(store.resolve_code(&session.code).await.expect("resolve"), Some(session.id.clone()));
+    assert_eq!(store.credentials(&session.id).await.expect("credentials"), Some(credentials));
 
     let list = store.list().await.expect("list");
-    let summary = list
-        .iter()
-        .find(|s| s.id == session.id)
-        .unwrap_or_else(|| panic!("{} missing from the list", session.id));
+    let summary =
+        list.iter().find(|s| s.id == session.id).unwrap_or_else(|| panic!("{} missing from the list", session.id));
     assert_eq!(
-        (
-            &summary.code,
-            &summary.title,
-            summary.phase,
-            summary.created_at,
-            summary.seq
-        ),
-        (
-            &session.code,
-            &session.definition.title,
-            Phase::Pending,
-            session.created_at,
-            0
-        )
+        (&summary.code, &summary.title, summary.phase, summary.created_at, summary.seq),
+        (&session.code, &session.definition.title, Phase::Pending, session.created_at, 0)
     );
 }
 
@@ -115,10 +95,7 @@ async fn creating_a_session_with_a_code_in_use_fails_with_code_taken(store: Arc<
 
     assert!(matches!(result, Err(StoreError::CodeTaken)), "got {result:?}");
     assert_eq!(store.load(&second.id).await.expect("load"), None);
-    assert_eq!(
-        store.resolve_code(&first.code).await.expect("resolve"),
-        Some(first.id.clone())
-    );
+    assert_eq!(store.resolve_code(&first.code).await.expect("resolve"), Some(first.id.clone()));
     assert_eq!(store.load(&first.id).await.expect("load"), Some(first));
 }
 
@@ -128,17 +105,12 @@ async fn a_missing_session_reads_as_none_and_refuses_writes_as_not_found(store: 
     assert_eq!(store.load(&id).await.expect("load"), None);
     assert_eq!(store.credentials(&id).await.expect("credentials"), None);
     assert_eq!(store.resolve_code(&new_code()).await.expect("resolve"), None);
-    let applied = store
-        .apply(&id, &new_id(), Role::Moderator, &Command::AgendaNext, now_ms())
-        .await;
+    let applied = store.apply(&id, &new_id(), Role::Moderator, &Command::AgendaNext, now_ms()).await;
     assert!(matches!(applied, Err(StoreError::NotFound)), "apply: {applied:?}");
     let since = store.events_since(&id, 0).await;
     assert!(matches!(since, Err(StoreError::NotFound)), "events_since: {since:?}");
     let participant = store.participant(&id, &new_id(), &fresh_participant()).await;
-    assert!(
-        matches!(participant, Err(StoreError::NotFound)),
-        "participant: {participant:?}"
-    );
+    assert!(matches!(participant, Err(StoreError::NotFound)), "participant: {participant:?}");
     assert!(!store.delete(&id).await.expect("delete"));
     // Nothing was left behind by the refused writes.
     assert_eq!(store.load(&id).await.expect("load"), None);
@@ -148,14 +120,9 @@ async fn the_first_agenda_next_starts_the_session_and_stores_what_the_domain_dec
     let (session, _) = create(&store, 3).await;
     let now = now_ms();
     let mut expected = session.clone();
-    let decided = expected
-        .handle(Role::Moderator, &Command::AgendaNext, now)
-        .expect("domain");
+    let decided = expected.handle(Role::Moderator, &Command::AgendaNext, now).expect("domain");
 
-    let applied = store
-        .apply(&session.id, &new_id(), Role::Moderator, &Command::AgendaNext, now)
-        .await
-        .expect("apply");
+    let applied = store.apply(&session.id, &new_id(), Role::Moderator, &Command::AgendaNext, now).await.expect("apply");
 
     let Applied::New { seq, events } = applied else {
         panic!("expected Applied::New, got {applied:?}");
@@ -189,13 +156,8 @@ async fn a_refused_command_changes_nothing_and_does_not_use_up_its_id(store: Arc
     let prev = new_id();
 
     // Refused before the session started: the first item has no previous one.
-    let refused = store
-        .apply(&session.id, &prev, Role::Moderator, &Command::AgendaPrev, now_ms())
-        .await;
-    assert!(
-        matches!(refused, Err(StoreError::Domain(DomainError::Conflict(_)))),
-        "prev: {refused:?}"
-    );
+    let refused = store.apply(&session.id, &prev, Role::Moderator, &Command::AgendaPrev, now_ms()).await;
+    assert!(matches!(refused, Err(StoreError::Domain(DomainError::Conflict(_)))), "prev: {refused:?}");
     assert_eq!(store.load(&session.id).await.expect("load").as_ref(), Some(&session));
 
     next(&store, &session.id, &new_id()).await.expect("start");
@@ -203,27 +165,11 @@ async fn a_refused_command_changes_nothing_and_does_not_use_up_its_id(store: Arc
 
     // Refused for the role: only the moderator moves the agenda.
     let forbidden_id = new_id();
-    let forbidden = store
-        .apply(
-            &session.id,
-            &forbidden_id,
-            Role::Participant,
-            &Command::AgendaNext,
-            now_ms(),
-        )
-        .await;
-    assert!(
-        matches!(forbidden, Err(StoreError::Domain(DomainError::Forbidden(_)))),
-        "next: {forbidden:?}"
-    );
+    let forbidden = store.apply(&session.id, &forbidden_id, Role::Participant, &Command::AgendaNext, now_ms()).await;
+    assert!(matches!(forbidden, Err(StoreError::Domain(DomainError::Forbidden(_)))), "next: {forbidden:?}");
     // Refused again on the first item, now that the session runs.
-    let refused = store
-        .apply(&session.id, &prev, Role::Moderator, &Command::AgendaPrev, now_ms())
-        .await;
-    assert!(
-        matches!(refused, Err(StoreError::Domain(DomainError::Conflict(_)))),
-        "prev: {refused:?}"
-    );
+    let refused = store.apply(&session.id, &prev, Role::Moderator, &Command::AgendaPrev, now_ms()).await;
+    assert!(matches!(refused, Err(StoreError::Domain(DomainError::Conflict(_)))), "prev: {refused:?}");
 
     let after = store.load(&session.id).await.expect("load").expect("session");
     assert_eq!(after, before);
@@ -231,19 +177,8 @@ async fn a_refused_command_changes_nothing_and_does_not_use_up_its_id(store: Arc
     let log = store.events_since(&session.id, 0).await.expect("events").expect("kept");
     assert_eq!(seqs(&log), [1, 2]);
     // A retry of a refused command is refused again, never acknowledged as if it had been applied.
-    let retried = store
-        .apply(
-            &session.id,
-            &forbidden_id,
-            Role::Participant,
-            &Command::AgendaNext,
-            now_ms(),
-        )
-        .await;
-    assert!(
-        matches!(retried, Err(StoreError::Domain(DomainError::Forbidden(_)))),
-        "retry: {retried:?}"
-    );
+    let retried = store.apply(&session.id, &forbidden_id, Role::Participant, &Command::AgendaNext, now_ms()).await;
+    assert!(matches!(retried, Err(StoreError::Domain(DomainError::Forbidden(_)))), "retry: {retried:?}");
 }
 
 async fn events_since_returns_exactly_the_events_after_a_seq(store: Arc<dyn Store>) {
@@ -273,15 +208,8 @@ async fn the_event_log_keeps_the_latest_events_and_forgets_the_oldest(store: Arc
     let (session, _) = create(&store, 2).await;
     next(&store, &session.id, &new_id()).await.expect("start");
     for i in 0..BEYOND - 2 {
-        let command = if i % 2 == 0 {
-            Command::AgendaNext
-        } else {
-            Command::AgendaPrev
-        };
-        store
-            .apply(&session.id, &new_id(), Role::Moderator, &command, now_ms())
-            .await
-            .expect("apply");
+        let command = if i % 2 == 0 { Command::AgendaNext } else { Command::AgendaPrev };
+        store.apply(&session.id, &new_id(), Role::Moderator, &command, now_ms()).await.expect("apply");
     }
     let last = store.load(&session.id).await.expect("load").expect("session").seq;
     assert_eq!(last, BEYOND);
@@ -294,17 +222,10 @@ async fn the_event_log_keeps_the_latest_events_and_forgets_the_oldest(store: Arc
         .expect("events")
         .expect("the latest EVENT_LOG_LEN events are kept");
     assert_eq!(seqs(&kept), (oldest_kept + 1..=last).collect::<Vec<_>>());
-    let recent = store
-        .events_since(&session.id, last - 3)
-        .await
-        .expect("events")
-        .expect("kept");
+    let recent = store.events_since(&session.id, last - 3).await.expect("events").expect("kept");
     assert_eq!(seqs(&recent), [last - 2, last - 1, last]);
     assert_eq!(recent, kept[kept.len() - 3..]);
-    assert_eq!(
-        store.events_since(&session.id, last).await.expect("events"),
-        Some(vec![])
-    );
+    assert_eq!(store.events_since(&session.id, last).await.expect("events"), Some(vec![]));
     assert_eq!(store.events_since(&session.id, last + 1).await.expect("events"), None);
 }
 
@@ -320,10 +241,7 @@ async fn the_feed_carries_every_applied_batch_in_order(store: Arc<dyn Store>) {
             other => panic!("expected Applied::New, got {other:?}"),
         }
     }
-    assert_eq!(
-        batches.iter().map(|b| seqs(b)).collect::<Vec<_>>(),
-        [vec![1, 2], vec![3]]
-    );
+    assert_eq!(batches.iter().map(|b| seqs(b)).collect::<Vec<_>>(), [vec![1, 2], vec![3]]);
 
     let mut heard = Vec::new();
     while heard.len() < batches.len() {
@@ -339,10 +257,7 @@ async fn the_feed_carries_every_applied_batch_in_order(store: Arc<dyn Store>) {
 async fn a_deleted_session_is_gone_everywhere_and_announced_on_the_feed(store: Arc<dyn Store>) {
     let (session, _) = create(&store, 2).await;
     next(&store, &session.id, &new_id()).await.expect("apply");
-    store
-        .participant(&session.id, &new_id(), &fresh_participant())
-        .await
-        .expect("participant");
+    store.participant(&session.id, &new_id(), &fresh_participant()).await.expect("participant");
     let mut feed = store.feed();
     feed_is_live(&store, &mut feed, &session.id).await;
 
@@ -364,10 +279,7 @@ async fn a_deleted_session_is_gone_everywhere_and_announced_on_the_feed(store: A
     }
     // Its code is free again.
     let reuse = Session::new(new_id(), session.code.clone(), definition(1), now_ms());
-    store
-        .create(&reuse, &new_credentials())
-        .await
-        .expect("the code is free");
+    store.create(&reuse, &new_credentials()).await.expect("the code is free");
 }
 
 async fn a_retry_reaching_a_deleted_session_is_not_found(store: Arc<dyn Store>) {
@@ -390,32 +302,14 @@ async fn a_participant_is_registered_once_per_token_hash(store: Arc<dyn Store>) 
     assert_ne!(first.id, second.id);
 
     assert_eq!(store.find_participant(&session.id, &hash).await.expect("find"), None);
-    assert_eq!(
-        store.participant(&session.id, &hash, &first).await.expect("register"),
-        first
-    );
-    assert_eq!(
-        store.participant(&session.id, &hash, &second).await.expect("again"),
-        first
-    );
-    assert_eq!(
-        store.find_participant(&session.id, &hash).await.expect("find"),
-        Some(first.clone())
-    );
-    assert_eq!(
-        store.find_participant(&session.id, &new_id()).await.expect("find"),
-        None
-    );
+    assert_eq!(store.participant(&session.id, &hash, &first).await.expect("register"), first);
+    assert_eq!(store.participant(&session.id, &hash, &second).await.expect("again"), first);
+    assert_eq!(store.find_participant(&session.id, &hash).await.expect("find"), Some(first.clone()));
+    assert_eq!(store.find_participant(&session.id, &new_id()).await.expect("find"), None);
     // Another token hash is another participant.
     let other = new_id();
-    assert_eq!(
-        store.participant(&session.id, &other, &second).await.expect("other"),
-        second
-    );
-    assert_eq!(
-        store.find_participant(&session.id, &hash).await.expect("find"),
-        Some(first)
-    );
+    assert_eq!(store.participant(&session.id, &other, &second).await.expect("other"), second);
+    assert_eq!(store.find_participant(&session.id, &hash).await.expect("find"), Some(first));
 }
 
 async fn presence_sums_recent_reports_of_every_instance_and_drops_stale_ones(store: Arc<dyn Store>) {
@@ -426,20 +320,11 @@ async fn presence_sums_recent_reports_of_every_instance_and_drops_stale_ones(sto
     assert_eq!(store.report_presence(id, "a", 3, 2, t).await.expect("a"), (3, 2));
     assert_eq!(store.report_presence(id, "b", 4, 1, t).await.expect("b"), (7, 3));
     // An instance's new report replaces its previous one.
-    assert_eq!(
-        store.report_presence(id, "a", 5, 4, t + 1).await.expect("a again"),
-        (9, 5)
-    );
+    assert_eq!(store.report_presence(id, "a", 5, 4, t + 1).await.expect("a again"), (9, 5));
     // Only "b" reports once "a"'s last report is older than the time-to-live.
     let later = t + 1 + PRESENCE_TTL_MS + 1;
-    assert_eq!(
-        store.report_presence(id, "b", 4, 1, later).await.expect("b later"),
-        (4, 1)
-    );
-    assert_eq!(
-        store.report_presence(id, "b", 2, 0, later + 1).await.expect("b again"),
-        (2, 0)
-    );
+    assert_eq!(store.report_presence(id, "b", 4, 1, later).await.expect("b later"), (4, 1));
+    assert_eq!(store.report_presence(id, "b", 2, 0, later + 1).await.expect("b again"), (2, 0));
 }
 
 async fn participant_lookups_and_presence_reports_for_a_missing_session_are_not_found(store: Arc<dyn Store>) {
@@ -447,34 +332,19 @@ async fn participant_lookups_and_presence_reports_for_a_missing_session_are_not_
     // on every store; the lookup and the presence report must agree with them.
     let missing = new_id();
     let found = store.find_participant(&missing, &new_id()).await;
-    assert!(
-        matches!(found, Err(StoreError::NotFound)),
-        "find_participant: {found:?}"
-    );
+    assert!(matches!(found, Err(StoreError::NotFound)), "find_participant: {found:?}");
     let totals = store.report_presence(&missing, "a", 1, 1, now_ms()).await;
-    assert!(
-        matches!(totals, Err(StoreError::NotFound)),
-        "report_presence: {totals:?}"
-    );
+    assert!(matches!(totals, Err(StoreError::NotFound)), "report_presence: {totals:?}");
 
     // A hub still reporting for a session just deleted must not bring its presence back.
     let (session, _) = create(&store, 1).await;
     let hash = new_id();
-    store
-        .participant(&session.id, &hash, &fresh_participant())
-        .await
-        .expect("participant");
+    store.participant(&session.id, &hash, &fresh_participant()).await.expect("participant");
     assert!(store.delete(&session.id).await.expect("delete"));
     let found = store.find_participant(&session.id, &hash).await;
-    assert!(
-        matches!(found, Err(StoreError::NotFound)),
-        "find_participant after delete: {found:?}"
-    );
+    assert!(matches!(found, Err(StoreError::NotFound)), "find_participant after delete: {found:?}");
     let totals = store.report_presence(&session.id, "a", 1, 1, now_ms()).await;
-    assert!(
-        matches!(totals, Err(StoreError::NotFound)),
-        "report_presence after delete: {totals:?}"
-    );
+    assert!(matches!(totals, Err(StoreError::NotFound)), "report_presence after delete: {totals:?}");
 }
 
 async fn commands_racing_on_two_instances_lose_no_update(a: Arc<dyn Store>, b: Arc<dyn Store>) {
@@ -580,30 +450,20 @@ fn new_id() -> String {
 }
 
 fn new_code() -> String {
-    (0..6)
-        .map(|_| char::from(CODE_ALPHABET[rand::random_range(0..CODE_ALPHABET.len())]))
-        .collect()
+    (0..6).map(|_| char::from(CODE_ALPHABET[rand::random_range(0..CODE_ALPHABET.len())])).collect()
 }
 
 fn new_credentials() -> Credentials {
-    Credentials {
-        moderator: new_id(),
-        rapporteur: new_id(),
-        code: String::new(),
-    }
+    Credentials { moderator: new_id(), rapporteur: new_id(), code: String::new() }
 }
 
 fn fresh_participant() -> Participant {
-    Participant {
-        id: new_id(),
-        joined_at: now_ms(),
-    }
+    Participant { id: new_id(), joined_at: now_ms() }
 }
 
 fn now_ms() -> i64 {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("the clock is after 1970");
+    let since_epoch =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("the clock is after 1970");
     i64::try_from(since_epoch.as_millis()).expect("milliseconds fit in i64")
 }
 
@@ -614,12 +474,7 @@ fn definition(items: usize) -> SessionDefinition {
         title: Some("Conformance".into()),
         agenda: Some(
             (0..items)
-                .map(|i| RawItem {
-                    title: Some(format!("Item {i}")),
-                    kind: None,
-                    minutes: Some(10),
-                    speakers: None,
-                })
+                .map(|i| RawItem { title: Some(format!("Item {i}")), kind: None, minutes: Some(10), speakers: None })
                 .collect(),
         ),
         ..Default::default()
@@ -635,9 +490,7 @@ async fn create(store: &Arc<dyn Store>, items: usize) -> (Session, Credentials) 
 }
 
 async fn next(store: &Arc<dyn Store>, id: &str, cmd: &str) -> Result<Applied, StoreError> {
-    store
-        .apply(id, cmd, Role::Moderator, &Command::AgendaNext, now_ms())
-        .await
+    store.apply(id, cmd, Role::Moderator, &Command::AgendaNext, now_ms()).await
 }
 
 fn seqs(events: &[Sequenced]) -> Vec<u64> {
@@ -663,18 +516,12 @@ async fn recv(feed: &mut broadcast::Receiver<Feed>) -> Feed {
 /// published before is lost, as the gap says. So publish (a presence report, which every store
 /// publishes) until one is heard, publishing again after each gap.
 async fn feed_is_live(store: &Arc<dyn Store>, feed: &mut broadcast::Receiver<Feed>, id: &str) {
-    store
-        .report_presence(id, "feed-probe", 0, 0, now_ms())
-        .await
-        .expect("report presence");
+    store.report_presence(id, "feed-probe", 0, 0, now_ms()).await.expect("report presence");
     loop {
         match recv(feed).await {
             Feed::Presence { session, .. } if *session == *id => return,
             Feed::Gap => {
-                store
-                    .report_presence(id, "feed-probe", 0, 0, now_ms())
-                    .await
-                    .expect("report presence");
+                store.report_presence(id, "feed-probe", 0, 0, now_ms()).await.expect("report presence");
             }
             _ => {}
         }
