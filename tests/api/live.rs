@@ -294,3 +294,13 @@ async fn a_stopping_server_tells_its_clients_to_go_away(backend: Backend) {
     assert_eq!(room.participant.closed().await, Some(1001));
     stopper.await.expect("stopped");
 }
+
+#[tokio::test]
+async fn with_allowed_origins_only_those_pages_may_open_a_socket() {
+    let config =
+        palabre::config::Config { allowed_origins: vec!["https://palabre.example.org".into()], ..Default::default() };
+    let app = TestApp::spawn_with(Backend::Memory, config).await;
+    assert!(Ws::connect(app.addr, Some("https://palabre.example.org")).await.is_ok());
+    let err = Ws::connect(app.addr, Some("https://elsewhere.example.org")).await.err().expect("refused");
+    assert!(err.to_string().contains("403"), "{err}");
+}
