@@ -288,6 +288,28 @@ impl Ws {
         }
     }
 
+    /// Reads from `seq` until the client holds `last`: events must come in order, and a fresh
+    /// `welcome` (a resync) may jump ahead. Returns how many resyncs there were.
+    pub async fn follow(&mut self, mut seq: u64, last: u64) -> usize {
+        let mut snapshots = 0;
+        while seq < last {
+            let f = self.recv().await;
+            match f["type"].as_str() {
+                Some("event") => {
+                    assert_eq!(f["seq"], seq + 1, "events in order between snapshots");
+                    seq += 1;
+                }
+                Some("welcome") => {
+                    assert!(f["state"].is_object(), "a resync carries the whole state: {f}");
+                    snapshots += 1;
+                    seq = f["seq"].as_u64().expect("seq");
+                }
+                _ => {}
+            }
+        }
+        snapshots
+    }
+
     /// The next `event` frame.
     pub async fn event(&mut self) -> Value {
         self.recv_type("event").await

@@ -98,18 +98,7 @@ async fn a_hub_that_lost_its_feed_catches_up_after_resubscribing() {
     }
     // Whether the events came live or by the gap check, the participant ends at seq 4 in order
     // (or with a fresh snapshot at 4).
-    let mut seq = 0;
-    while seq < 4 {
-        let f = participant.recv().await;
-        match f["type"].as_str() {
-            Some("event") => {
-                assert_eq!(f["seq"], seq + 1);
-                seq += 1;
-            }
-            Some("welcome") => seq = f["seq"].as_u64().expect("seq"),
-            _ => {}
-        }
-    }
+    participant.follow(0, 4).await;
 }
 
 /// Polls `/healthz` until it answers `status`: the store's reconnection has no event to wait on.
@@ -148,18 +137,7 @@ async fn when_redis_dies_and_restarts_nothing_is_lost_and_clients_resume() {
     moderator.cmd_with_id(&id, "agenda.next", json!({})).await;
     assert_eq!(moderator.reply_to(&id).await["result"]["seq"], 3);
     // The participant that stayed connected hears it: the feed resubscribed and caught up.
-    let mut seq = 2;
-    while seq < 3 {
-        let f = participant.recv().await;
-        match f["type"].as_str() {
-            Some("event") => {
-                assert_eq!(f["seq"], seq + 1);
-                seq += 1;
-            }
-            Some("welcome") => seq = f["seq"].as_u64().expect("seq"),
-            _ => {}
-        }
-    }
+    participant.follow(2, 3).await;
 }
 
 #[tokio::test]
@@ -182,22 +160,6 @@ async fn a_phone_that_stops_reading_is_sent_a_fresh_snapshot_not_left_behind() {
         last = applied.seq();
     }
     // Now it reads: it must reach the last seq, by a snapshot somewhere along the way.
-    let mut seq = 0;
-    let mut snapshots = 0;
-    while seq < last {
-        let f = slow.recv().await;
-        match f["type"].as_str() {
-            Some("event") => {
-                assert_eq!(f["seq"], seq + 1, "events in order between snapshots");
-                seq += 1;
-            }
-            Some("welcome") => {
-                snapshots += 1;
-                seq = f["seq"].as_u64().expect("seq");
-                assert!(f["state"].is_object(), "a lagging socket gets the whole state");
-            }
-            _ => {}
-        }
-    }
+    let snapshots = slow.follow(0, last).await;
     assert!(snapshots >= 1, "the socket fell behind the hub and was resynced");
 }
