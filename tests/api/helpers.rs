@@ -1,7 +1,5 @@
 //! Shared test plumbing: a real Redis for the tests, and stores of both kinds.
 
-#![allow(dead_code)]
-
 use palabre::store::memory::MemoryStore;
 use palabre::store::redis::RedisStore;
 use palabre::store::Store;
@@ -50,8 +48,6 @@ pub enum Backend {
     Redis,
 }
 
-pub const BACKENDS: [Backend; 2] = [Backend::Memory, Backend::Redis];
-
 pub async fn store(backend: Backend) -> Arc<dyn Store> {
     match backend {
         Backend::Memory => Arc::new(MemoryStore::new()),
@@ -65,7 +61,6 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -81,7 +76,6 @@ pub fn sou94() -> Value {
 /// it down at once, like a crashed process: no goodbye to anyone.
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub backend: Backend,
     stop: Option<std::sync::mpsc::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
     pub http: reqwest::Client,
@@ -97,10 +91,10 @@ impl TestApp {
             Backend::Memory => None,
             Backend::Redis => Some(redis_url()),
         };
-        Self::spawn_on(backend, url, config).await
+        Self::spawn_on(url, config).await
     }
 
-    pub async fn spawn_on(backend: Backend, redis: Option<String>, config: Config) -> TestApp {
+    pub async fn spawn_on(redis: Option<String>, config: Config) -> TestApp {
         let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<bool>();
         let thread = std::thread::spawn(move || {
@@ -128,7 +122,7 @@ impl TestApp {
             rt.shutdown_background();
         });
         let addr = addr_rx.await.expect("the app started");
-        TestApp { addr, backend, stop: Some(stop_tx), thread: Some(thread), http: reqwest::Client::new() }
+        TestApp { addr, stop: Some(stop_tx), thread: Some(thread), http: reqwest::Client::new() }
     }
 
     /// Takes the instance down at once: sockets drop, nothing is flushed.
@@ -318,10 +312,6 @@ impl Ws {
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
     }
-}
-
-pub fn close_code(c: CloseCode) -> u16 {
-    u16::from(c)
 }
 
 /// A session created on `app`, with a moderator and a participant connected.

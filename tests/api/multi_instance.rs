@@ -117,7 +117,7 @@ async fn health_becomes(app: &TestApp, status: u16) {
 #[tokio::test]
 async fn when_redis_dies_and_restarts_nothing_is_lost_and_clients_resume() {
     let mut redis = OwnRedis::start();
-    let app = TestApp::spawn_on(Backend::Redis, Some(redis.url()), Default::default()).await;
+    let app = TestApp::spawn_on(Some(redis.url()), Default::default()).await;
     let created = app.create(&sou94()).await;
     let (mut moderator, _) = hello_moderator(&app, &created).await;
     assert_eq!(moderator.call("agenda.next", json!({})).await["type"], "ack");
