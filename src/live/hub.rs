@@ -213,8 +213,9 @@ impl Hubs {
         match (last, self.store.load(&hub.session).await) {
             (_, Ok(None)) => hub.send(Outbound::Deleted),
             (Some(l), Ok(Some(s))) if s.seq > l => self.catch_up(hub, l).await,
-            // Nothing passed on yet: every socket reads the store itself when it joins.
-            (None, Ok(Some(_))) | (_, Ok(Some(_))) => {}
+            // Up to date; or nothing passed on yet, and every socket reads the store itself
+            // when it joins.
+            (_, Ok(Some(_))) => {}
             (_, Err(e)) => tracing::warn!(session = %hub.session, error = %e, "gap check failed"),
         }
     }
