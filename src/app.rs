@@ -67,11 +67,16 @@ pub struct Created {
     pub links: Links,
 }
 
+/// The link a participant opens (and the QR code carries).
+pub fn participant_link(base: &str, code: &str) -> String {
+    format!("{base}/j/{code}")
+}
+
 pub fn links(base: &str, id: &str, code: &str, moderator_key: &str, rapporteur_key: &str) -> Links {
     Links {
         moderator: format!("{base}/m/{id}#key={moderator_key}"),
         rapporteur: format!("{base}/r/{id}#key={rapporteur_key}"),
-        participant: format!("{base}/j/{code}"),
+        participant: participant_link(base, code),
         screen: format!("{base}/screen/{code}"),
         qr: format!("{base}/j/{code}/qr.svg"),
     }

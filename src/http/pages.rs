@@ -59,7 +59,7 @@ fn asset(path: &str, headers: &HeaderMap) -> Response {
 /// The QR code of the participant link, as SVG.
 async fn qr(State(state): State<AppState>, headers: HeaderMap, Path(code): Path<String>) -> Result<Response, ApiError> {
     let code = normalise_code(&code).ok_or_else(|| ApiError::NotFound("no such session code".into()))?;
-    let url = format!("{}/j/{code}", base_url(&state, &headers));
+    let url = crate::app::participant_link(&base_url(&state, &headers), &code);
     let svg = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .render::<qrcode::render::svg::Color<'_>>()

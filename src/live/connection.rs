@@ -253,7 +253,7 @@ impl Conn {
             server_time: now_ms(),
             state: state.map(|s| {
                 let mut view = state_view(s, peer.role);
-                view["participant_url"] = format!("{}/j/{}", self.base, s.code).into();
+                view["participant_url"] = crate::app::participant_link(&self.base, &s.code).into();
                 view
             }),
         }
