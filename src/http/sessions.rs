@@ -104,7 +104,9 @@ pub async fn get(
         None => return Err(ApiError::Unauthorized("that key does not open this session".into())),
     };
     let session = state.store.load(&id).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
-    Ok(Json(state_view(&session, role)))
+    let mut view = state_view(&session, role);
+    view["participant_url"] = crate::app::participant_link(&base_url(&state, &headers), &session.code).into();
+    Ok(Json(view))
 }
 
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {

@@ -81,6 +81,7 @@ async fn the_state_is_shown_to_a_key_of_the_session_only(backend: Backend) {
         assert_eq!(res.status(), 200);
         let state: Value = res.json().await.expect("json");
         assert_eq!(state["phase"], "pending");
+        assert_eq!(state["participant_url"], created["links"]["participant"]);
         assert_eq!(state["agenda"]["current"], Value::Null);
         assert_eq!(state["agenda"]["items"].as_array().expect("items").len(), 8);
         assert_eq!(state["drafts"].as_array().expect("drafts").len(), 5);
