@@ -128,13 +128,13 @@ impl AppState {
         // 31^6 codes: a clash is rare, and a few tries make failure vanishingly unlikely.
         for _ in 0..16 {
             let code = auth::new_code();
-            let session = Session::new(id.clone(), code.clone(), definition.clone(), now_ms());
+            let session = Session::new(id.clone(), code.clone(), &definition, now_ms());
             let credentials = Credentials {
                 moderator: auth::hash(&moderator_key),
                 rapporteur: auth::hash(&rapporteur_key),
                 code: code.clone(),
             };
-            match self.store.create(&session, &credentials).await {
+            match self.store.create(&definition, &session, &credentials).await {
                 Ok(()) => {
                     tracing::info!(session = %id, code = %code, "session created");
                     let links = links(base, &id, &code, &moderator_key, &rapporteur_key);

@@ -8,13 +8,35 @@
 //! `cmd` carries a client-made `id` and an `op`; the server answers `ack` (also for a retry
 //! of an id it already applied) or `error`.
 
-use crate::domain::session::{Draft, Sequenced};
-use crate::domain::{Command, DomainError, Role, Session};
+use crate::domain::floor::Request;
+use crate::domain::{Command, DomainError, DraftKind, DraftStatus, ItemKind, Phase, Question, QuestionStatus};
+use crate::domain::{Reply, Role, Sequenced, Settings};
+use crate::store::Snapshot;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashSet};
 
 /// Frames larger than this close the connection with 1009.
 pub const MAX_FRAME: usize = 64 * 1024;
+
+/// WebSocket close codes, and what the client should do on each (the page client names the
+/// same codes in `web/client.js`).
+pub mod close {
+    /// The server is going away: reconnect (to another instance).
+    pub const GOING_AWAY: u16 = 1001;
+    /// Bad credentials, or no `hello` in time: do not reconnect as is.
+    pub const POLICY: u16 = 1008;
+    /// A frame over [`super::MAX_FRAME`].
+    pub const TOO_BIG: u16 = 1009;
+    /// The store did not answer; the command was not applied: reconnect and resend it.
+    pub const UNAVAILABLE: u16 = 1011;
+    /// The session's keys were replaced: this key no longer opens it.
+    pub const REVOKED: u16 = 4401;
+    /// The session does not exist (or no longer does): do not reconnect.
+    pub const GONE: u16 = 4404;
+    /// Too many frames: reconnect after a pause, resending what was not acknowledged.
+    pub const FLOOD: u16 = 4429;
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +59,7 @@ impl From<&DomainError> for ErrorCode {
             DomainError::NotFound(_) => ErrorCode::NotFound,
             DomainError::Conflict(_) => ErrorCode::Conflict,
             DomainError::Closed(_) => ErrorCode::Closed,
+            DomainError::RateLimited(_) => ErrorCode::RateLimited,
         }
     }
 }
@@ -98,14 +121,85 @@ fn field_index(fields: &Map<String, Value>, name: &str) -> Result<usize, String>
         .ok_or_else(|| format!("{name} must be a non-negative whole number"))
 }
 
-fn parse_command(op: &str, fields: &Map<String, Value>) -> Result<Command, String> {
+/// Ids of questions and requests are short; anything longer is refused before it is looked up.
+const MAX_ID: usize = 64;
+
+fn field_id(fields: &Map<String, Value>, name: &str) -> Result<String, String> {
+    match fields.get(name) {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID => Ok(s.clone()),
+        Some(Value::String(_)) => Err(format!("{name} must be an id of 1 to {MAX_ID} characters")),
+        _ => Err(format!("{name} is required (an id)")),
+    }
+}
+
+fn field_optional_id(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => field_id(fields, name).map(Some),
+    }
+}
+
+fn field_optional_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("{name} must be a string")),
+    }
+}
+
+fn field_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
+    field_optional_str(fields, name)?.ok_or_else(|| format!("{name} is required"))
+}
+
+/// The id of what a command creates (a question, a floor request), made from the command id:
+/// a retry of the command names the same thing, and its ack can be rebuilt.
+pub fn created_id(prefix: char, cmd_id: &str) -> String {
+    let hex: String = cmd_id.chars().filter(char::is_ascii_hexdigit).take(12).collect();
+    format!("{prefix}{hex}")
+}
+
+fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<Command, String> {
+    use crate::domain::text;
+    use crate::domain::{AgendaCommand as A, FloorCommand as F, QuestionCommand as Q};
+    let question = || field_id(fields, "question");
+    let request = || field_id(fields, "request");
+    let invalid = |e: DomainError| e.to_string();
     Ok(match op {
-        "agenda.next" => Command::AgendaNext,
-        "agenda.prev" => Command::AgendaPrev,
-        "agenda.goto" => Command::AgendaGoto { item: field_index(fields, "item")? },
-        "qa.open" => Command::QaOpen,
-        "qa.close" => Command::QaClose,
-        "session.end" => Command::SessionEnd,
+        "agenda.next" => Command::Agenda(A::Next),
+        "agenda.prev" => Command::Agenda(A::Prev),
+        "agenda.goto" => Command::Agenda(A::Goto { item: field_index(fields, "item")? }),
+        "qa.open" => Command::Agenda(A::QaOpen),
+        "qa.close" => Command::Agenda(A::QaClose),
+        "session.end" => Command::Agenda(A::SessionEnd),
+        "question.ask" => Command::Question(Q::Ask {
+            id: created_id('q', cmd_id),
+            text: text::QuestionText::parse(field_str(fields, "text")?).map_err(invalid)?,
+            name: text::parse_optional(field_optional_str(fields, "name")?, "the name", text::MAX_NAME)
+                .map_err(invalid)?,
+        }),
+        "question.upvote" => Command::Question(Q::Upvote { question: question()? }),
+        "question.unvote" => Command::Question(Q::Unvote { question: question()? }),
+        "question.approve" => Command::Question(Q::Approve { question: question()? }),
+        "question.reject" => Command::Question(Q::Reject { question: question()? }),
+        "question.answer" => Command::Question(Q::Answer { question: question()? }),
+        "question.highlight" => Command::Question(Q::Highlight { question: field_optional_id(fields, "question")? }),
+        "question.merge" => Command::Question(Q::Merge { question: question()?, into: field_id(fields, "into")? }),
+        "floor.request" => Command::Floor(F::Request {
+            id: created_id('f', cmd_id),
+            name: text::parse(field_str(fields, "name")?, "the name", text::MAX_NAME, false).map_err(invalid)?,
+            organisation: text::parse_optional(
+                field_optional_str(fields, "organisation")?,
+                "the organisation",
+                text::MAX_ORGANISATION,
+            )
+            .map_err(invalid)?
+            .unwrap_or_default(),
+        }),
+        "floor.withdraw" => Command::Floor(F::Withdraw { request: field_optional_id(fields, "request")? }),
+        "floor.grant" => Command::Floor(F::Grant { request: request()? }),
+        "floor.skip" => Command::Floor(F::Skip { request: request()? }),
+        "floor.move" => Command::Floor(F::Move { request: request()?, position: field_index(fields, "position")? }),
+        "floor.end" => Command::Floor(F::End { request: field_optional_id(fields, "request")? }),
         other => {
             let shown: String = other.chars().take(40).collect();
             return Err(format!("unknown op '{shown}'"));
@@ -132,7 +226,7 @@ impl ClientMsg {
                     Some(Value::String(op)) => op,
                     _ => return Err(Refusal::invalid(Some(id), "cmd needs an op")),
                 };
-                parse_command(&op, &fields)
+                parse_command(&op, &id, &fields)
                     .map(|command| ClientMsg::Cmd { id: id.clone(), command })
                     .map_err(|m| Refusal::invalid(Some(id), m))
             }
@@ -160,7 +254,7 @@ pub enum ServerMsg<'a> {
         seq: u64,
         server_time: i64,
         #[serde(skip_serializing_if = "Option::is_none")]
-        state: Option<Value>,
+        state: Option<StateView<'a>>,
     },
     Ack {
         id: &'a str,
@@ -190,55 +284,268 @@ pub fn refusal_frame(r: &Refusal) -> String {
     ServerMsg::Error { id: r.id.as_deref(), code: r.code, message: &r.message }.to_json()
 }
 
-/// The `event` frame for one role: the whole event when the role may see it, else its bare
-/// kind, so the role's `seq` still rises by one.
+/// The `event` frame for one role: the event as the role may see it, else its bare kind, so
+/// the role's `seq` still rises by one.
 pub fn event_frame(e: &Sequenced, role: Role) -> String {
-    let event = if e.event.visible_to(role) {
-        serde_json::to_value(&e.event).unwrap_or_else(|_| json!({"kind": e.event.kind()}))
-    } else {
-        json!({"kind": e.event.kind()})
+    let event = match e.event.for_role(role) {
+        Some(visible) => serde_json::to_value(&visible).unwrap_or_else(|_| json!({"kind": e.event.kind()})),
+        None => json!({"kind": e.event.kind()}),
     };
     json!({"type": "event", "seq": e.seq, "event": event}).to_string()
 }
 
-fn draft_view(d: &Draft) -> Value {
-    json!({"id": d.id, "kind": d.kind, "title": d.title, "text": d.text, "status": d.status, "version": d.version})
+/// The coalesced `upvotes` frame: the latest count of each question that changed.
+pub fn upvotes_frame(counts: &BTreeMap<String, u64>) -> String {
+    json!({"type": "upvotes", "counts": counts}).to_string()
 }
 
-/// The state as `role` sees it (the contract's state view, plus a few fields clients use).
-pub fn state_view(s: &Session, _role: Role) -> Value {
-    let def = &s.definition;
-    let items: Vec<Value> = def
+/// The `ack` of a command: its `seq`, and what it hands back to the sender.
+pub fn ack_frame(id: &str, seq: u64, reply: Option<&Reply>) -> String {
+    let mut result = json!({"seq": seq});
+    match reply {
+        Some(Reply::Question { question }) => {
+            let own = question.by.clone();
+            let viewer = Viewer { role: Role::Participant, participant: Some(&own), upvoted: &HashSet::new() };
+            result["question"] = json!(QuestionView::new(question, 0, &viewer));
+        }
+        Some(Reply::Request { request }) => result["request"] = json!(request),
+        Some(Reply::Upvote { question, upvotes, upvoted }) => {
+            result["question"] = json!(question);
+            result["upvotes"] = json!(upvotes);
+            result["upvoted"] = json!(upvoted);
+        }
+        None => {}
+    }
+    ServerMsg::Ack { id, result: Some(result) }.to_json()
+}
+
+/// Who a view is made for.
+pub struct Viewer<'a> {
+    pub role: Role,
+    /// The participant's public id, for `mine`.
+    pub participant: Option<&'a str>,
+    /// The questions this participant upvoted.
+    pub upvoted: &'a HashSet<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QuestionView<'a> {
+    pub id: &'a str,
+    pub text: &'a str,
+    pub name: Option<&'a str>,
+    pub status: QuestionStatus,
+    pub upvotes: u64,
+    pub at: i64,
+    pub answered_at: Option<i64>,
+    pub merged_into: Option<&'a str>,
+    /// The asker's public id: the moderator's to see only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<&'a str>,
+    /// Participants only: their own question.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mine: Option<bool>,
+    /// Participants only: whether they upvoted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upvoted: Option<bool>,
+}
+
+impl<'a> QuestionView<'a> {
+    pub fn new(q: &'a Question, upvotes: u64, viewer: &Viewer<'_>) -> Self {
+        let participant = viewer.role == Role::Participant;
+        let mine = participant && viewer.participant == Some(q.by.as_str());
+        Self {
+            id: &q.id,
+            text: &q.text,
+            name: q.name.as_deref(),
+            status: q.status,
+            upvotes,
+            at: q.at,
+            answered_at: q.answered_at,
+            merged_into: q.merged_into.as_deref(),
+            by: (viewer.role == Role::Moderator).then_some(q.by.as_str()),
+            mine: mine.then_some(true),
+            upvoted: participant.then(|| viewer.upvoted.contains(&q.id)),
+        }
+    }
+
+    /// Whether the viewer sees this question at all.
+    fn shown(q: &Question, viewer: &Viewer<'_>) -> bool {
+        use QuestionStatus::*;
+        match viewer.role {
+            Role::Moderator | Role::Rapporteur => q.status != Merged,
+            Role::Screen => q.status == Approved,
+            Role::Participant => matches!(q.status, Approved | Answered) || viewer.participant == Some(q.by.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RequestView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub organisation: &'a str,
+    pub at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mine: Option<bool>,
+}
+
+impl<'a> RequestView<'a> {
+    fn new(r: &'a Request, viewer: &Viewer<'_>) -> Self {
+        let mine = viewer.role == Role::Participant && viewer.participant == Some(r.by.as_str());
+        Self {
+            id: &r.id,
+            name: &r.name,
+            organisation: &r.organisation,
+            at: r.at,
+            by: (viewer.role == Role::Moderator).then_some(r.by.as_str()),
+            mine: mine.then_some(true),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TurnView<'a> {
+    #[serde(flatten)]
+    pub request: RequestView<'a>,
+    pub since: i64,
+    pub limit_seconds: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FloorView<'a> {
+    pub speaking: Option<TurnView<'a>>,
+    pub queue: Vec<RequestView<'a>>,
+    /// Speaking time per turn for the current agenda item.
+    pub turn_seconds: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemView<'a> {
+    pub title: &'a str,
+    pub kind: ItemKind,
+    pub minutes: u32,
+    pub speakers: &'a [String],
+    pub spent_seconds: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_seconds: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgendaView<'a> {
+    pub current: Option<usize>,
+    pub since: Option<i64>,
+    pub items: Vec<ItemView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DraftView<'a> {
+    pub id: &'a str,
+    pub kind: DraftKind,
+    pub title: &'a str,
+    pub text: &'a str,
+    pub status: DraftStatus,
+    pub version: u32,
+}
+
+/// The state as one viewer sees it: the contract's state view, plus the fields the pages use.
+/// What differs by role: which questions are shown, and the `by`, `mine` and `upvoted` fields.
+#[derive(Debug, Serialize)]
+pub struct StateView<'a> {
+    pub id: &'a str,
+    pub code: &'a str,
+    pub role: Role,
+    pub title: &'a str,
+    pub reference: Option<&'a str>,
+    pub venue: Option<&'a str>,
+    pub starts_at: Option<&'a str>,
+    pub ends_at: Option<&'a str>,
+    pub languages: &'a [String],
+    pub phase: Phase,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub seq: u64,
+    pub agenda: AgendaView<'a>,
+    pub qa_open: bool,
+    pub highlighted: Option<&'a str>,
+    pub floor: FloorView<'a>,
+    pub questions: Vec<QuestionView<'a>>,
+    pub drafts: Vec<DraftView<'a>>,
+    pub polls: [(); 0],
+    pub settings: Settings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participant_url: Option<String>,
+}
+
+/// The state view of `snapshot` for `viewer`.
+pub fn state_view<'a>(snapshot: &'a Snapshot, viewer: &Viewer<'_>) -> StateView<'a> {
+    let (def, s) = (&snapshot.definition, &snapshot.session);
+    let items = def
         .agenda
         .iter()
         .enumerate()
-        .map(|(i, it)| {
-            json!({"title": it.title, "kind": it.kind, "minutes": it.minutes, "speakers": it.speakers,
-                   "spent_seconds": s.spent_seconds(i)})
+        .map(|(i, it)| ItemView {
+            title: &it.title,
+            kind: it.kind,
+            minutes: it.minutes,
+            speakers: &it.speakers,
+            spent_seconds: s.agenda.spent_seconds(i),
+            turn_seconds: it.turn_seconds,
         })
         .collect();
-    json!({
-        "id": s.id,
-        "code": s.code,
-        "title": def.title,
-        "reference": def.reference,
-        "venue": def.venue,
-        "starts_at": def.starts_at,
-        "ends_at": def.ends_at,
-        "languages": def.languages,
-        "phase": s.phase,
-        "started_at": s.started_at,
-        "ended_at": s.ended_at,
-        "seq": s.seq,
-        "agenda": {"current": s.current, "since": s.since, "items": items},
-        "qa_open": s.qa_open,
-        "highlighted": s.highlighted,
-        "floor": {"speaking": null, "queue": []},
-        "questions": [],
-        "drafts": s.drafts.iter().map(draft_view).collect::<Vec<_>>(),
-        "polls": [],
-        "settings": def.settings,
-    })
+    let questions = s
+        .questions
+        .items
+        .values()
+        .filter(|q| QuestionView::shown(q, viewer))
+        .map(|q| QuestionView::new(q, snapshot.upvotes.get(&q.id).copied().unwrap_or(0), viewer))
+        .collect();
+    let drafts = s
+        .drafts
+        .iter()
+        .zip(&def.drafts)
+        .map(|(d, text)| DraftView {
+            id: &d.id,
+            kind: d.kind,
+            title: &text.title,
+            text: &text.text,
+            status: d.status,
+            version: d.version,
+        })
+        .collect();
+    StateView {
+        id: &s.id,
+        code: &s.code,
+        role: viewer.role,
+        title: &def.title,
+        reference: def.reference.as_deref(),
+        venue: def.venue.as_deref(),
+        starts_at: def.starts_at.as_deref(),
+        ends_at: def.ends_at.as_deref(),
+        languages: &def.languages,
+        phase: s.agenda.phase,
+        started_at: s.agenda.started_at,
+        ended_at: s.agenda.ended_at,
+        seq: s.seq,
+        agenda: AgendaView { current: s.agenda.current, since: s.agenda.since, items },
+        qa_open: s.agenda.qa_open,
+        highlighted: s.questions.highlighted.as_deref(),
+        floor: FloorView {
+            speaking: s.floor.speaking.as_ref().map(|t| TurnView {
+                request: RequestView::new(&t.request, viewer),
+                since: t.since,
+                limit_seconds: t.limit_seconds,
+            }),
+            queue: s.floor.queue.iter().map(|r| RequestView::new(r, viewer)).collect(),
+            turn_seconds: s.turn_seconds(),
+        },
+        questions,
+        drafts,
+        polls: [],
+        settings: def.settings,
+        participant_url: None,
+    }
 }
 
 #[cfg(test)]
@@ -249,7 +556,13 @@ mod tests {
     fn a_cmd_is_parsed_into_a_typed_command() {
         let id = "7d9f1c1e-2f7a-4c1e-9a51-0d6c9f8e0b11";
         let m = ClientMsg::parse(&format!(r#"{{"type":"cmd","id":"{id}","op":"agenda.goto","item":3}}"#));
-        assert_eq!(m, Ok(ClientMsg::Cmd { id: id.into(), command: Command::AgendaGoto { item: 3 } }));
+        assert_eq!(
+            m,
+            Ok(ClientMsg::Cmd {
+                id: id.into(),
+                command: Command::Agenda(crate::domain::AgendaCommand::Goto { item: 3 })
+            })
+        );
     }
 
     #[test]

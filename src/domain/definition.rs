@@ -12,6 +12,10 @@ pub const MAX_DRAFT_TEXT: usize = 20_000;
 pub const MAX_SHORT: usize = 200;
 pub const MAX_SPEAKERS: usize = 20;
 pub const MAX_MINUTES: u32 = 24 * 60;
+/// A speaking turn in the list of speakers: the default, and the bounds of what a definition
+/// may set.
+pub const DEFAULT_TURN_SECONDS: u32 = 180;
+pub const TURN_SECONDS: std::ops::RangeInclusive<u32> = 10..=3600;
 
 /// The definition as it comes off the wire: every field optional, nothing trusted yet.
 #[derive(Debug, Default, Deserialize)]
@@ -35,6 +39,7 @@ pub struct RawItem {
     pub kind: Option<String>,
     pub minutes: Option<u32>,
     pub speakers: Option<Vec<String>>,
+    pub turn_seconds: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +56,7 @@ pub struct RawSettings {
     pub moderate_questions: Option<bool>,
     pub anonymous_questions: Option<bool>,
     pub voting: Option<String>,
+    pub turn_seconds: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +102,10 @@ pub struct AgendaItemDef {
     pub kind: ItemKind,
     pub minutes: u32,
     pub speakers: Vec<String>,
+    /// Speaking time per turn in the list of speakers during this item, when it differs from
+    /// the session's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_seconds: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,11 +120,18 @@ pub struct Settings {
     pub moderate_questions: bool,
     pub anonymous_questions: bool,
     pub voting: VotingMode,
+    /// Default speaking time per turn in the list of speakers.
+    pub turn_seconds: u32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { moderate_questions: true, anonymous_questions: true, voting: VotingMode::Open }
+        Self {
+            moderate_questions: true,
+            anonymous_questions: true,
+            voting: VotingMode::Open,
+            turn_seconds: DEFAULT_TURN_SECONDS,
+        }
     }
 }
 
@@ -220,8 +237,15 @@ impl SessionDefinition {
                 .enumerate()
                 .filter_map(|(j, s)| p.text(&format!("agenda[{i}].speakers[{j}]"), Some(s), MAX_SHORT, true))
                 .collect();
+            let turn_seconds = item.turn_seconds.filter(|t| {
+                let ok = TURN_SECONDS.contains(t);
+                if !ok {
+                    p.0.push(format!("agenda[{i}].turn_seconds must be from 10 to 3600"));
+                }
+                ok
+            });
             if let (Some(title), Some(kind)) = (title, kind) {
-                agenda.push(AgendaItemDef { title, kind, minutes, speakers });
+                agenda.push(AgendaItemDef { title, kind, minutes, speakers, turn_seconds });
             }
         }
         let raw_drafts = raw.drafts.unwrap_or_default();
@@ -256,6 +280,11 @@ impl SessionDefinition {
                     VotingMode::Open
                 }
             };
+            match s.turn_seconds {
+                Some(t) if TURN_SECONDS.contains(&t) => settings.turn_seconds = t,
+                Some(_) => p.0.push("settings.turn_seconds must be from 10 to 3600".into()),
+                None => {}
+            }
         }
         match title {
             Some(title) if p.0.is_empty() => {
@@ -271,7 +300,7 @@ mod tests {
     use super::*;
 
     fn item(title: &str) -> RawItem {
-        RawItem { title: Some(title.into()), kind: None, minutes: Some(5), speakers: None }
+        RawItem { title: Some(title.into()), kind: None, minutes: Some(5), speakers: None, turn_seconds: None }
     }
 
     #[test]
@@ -291,7 +320,13 @@ mod tests {
     fn every_problem_is_reported_with_its_path() {
         let raw = RawDefinition {
             title: Some("x".repeat(201)),
-            agenda: Some(vec![RawItem { title: None, kind: Some("party".into()), minutes: None, speakers: None }]),
+            agenda: Some(vec![RawItem {
+                title: None,
+                kind: Some("party".into()),
+                minutes: None,
+                speakers: None,
+                turn_seconds: Some(5),
+            }]),
             drafts: Some(vec![RawDraft {
                 kind: Some("law".into()),
                 title: Some("T".into()),
@@ -307,6 +342,7 @@ mod tests {
             "agenda[0].kind",
             "drafts[0].kind",
             "drafts[0].text is longer than 20000",
+            "agenda[0].turn_seconds",
         ] {
             assert!(all.contains(needle), "{needle} missing from {all}");
         }

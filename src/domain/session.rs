@@ -1,45 +1,19 @@
-//! A session's live state and its rules: [`Session::handle`] decides a command into events
-//! and folds them in, each with the session's next `seq`.
+//! A session's live state, the sum of its parts ([`Agenda`], [`Questions`], [`Floor`], the
+//! drafts' status), and [`Session::handle`], which checks who may act, lets the capability's
+//! module decide the events, and folds them in.
+//!
+//! A store may hold the parts apart and load only those a command touches
+//! ([`Command::footprint`]); the rules read nothing else, so a partial session decides exactly
+//! as the whole one would.
 
-use super::definition::{DraftKind, ItemKind, SessionDefinition};
-use super::Millis;
+#[cfg(test)]
+use super::agenda::AgendaEvent;
+use super::agenda::{Agenda, AgendaCommand, ItemPlan, Phase};
+use super::definition::{DraftKind, SessionDefinition, Settings};
+use super::floor::{self, Floor, FloorCommand};
+use super::questions::{self, QuestionCommand, Questions};
+use super::{Actor, Command, DomainError, Event, Millis, Reply};
 use serde::{Deserialize, Serialize};
-
-/// Who is acting. The role comes from the credential the connection presented, never from
-/// what the client claims.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Moderator,
-    Rapporteur,
-    Participant,
-    Screen,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Moderator, Role::Rapporteur, Role::Participant, Role::Screen];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Moderator => "moderator",
-            Role::Rapporteur => "rapporteur",
-            Role::Participant => "participant",
-            Role::Screen => "screen",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Pending,
-    Running,
-    Ended,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,153 +25,62 @@ pub enum DraftStatus {
     Withdrawn,
 }
 
+/// Where a draft text stands; its title and text are the definition's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Draft {
+pub struct DraftState {
     pub id: String,
     pub kind: DraftKind,
-    pub title: String,
-    pub text: String,
     pub status: DraftStatus,
     pub version: u32,
 }
 
-/// A command, already parsed and typed. Later capabilities (questions, floor, polls, record)
-/// add variants here; the wire names live in `protocol`.
+/// The parts of the state a command reads beyond the core (see [`Command::footprint`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Footprint {
+    pub questions: Vec<String>,
+    /// The participant whose asking record the command reads.
+    pub asker: Option<String>,
+    pub floor: bool,
+}
+
+/// What a command decided: its events (already folded into the session) and its reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    AgendaNext,
-    AgendaPrev,
-    AgendaGoto { item: usize },
-    QaOpen,
-    QaClose,
-    SessionEnd,
+pub struct Decision {
+    pub events: Vec<Event>,
+    pub reply: Option<Reply>,
 }
 
-impl Command {
-    /// The wire name of the op, for metrics and logs.
-    pub fn op(&self) -> &'static str {
-        match self {
-            Command::AgendaNext => "agenda.next",
-            Command::AgendaPrev => "agenda.prev",
-            Command::AgendaGoto { .. } => "agenda.goto",
-            Command::QaOpen => "qa.open",
-            Command::QaClose => "qa.close",
-            Command::SessionEnd => "session.end",
-        }
-    }
-
-    fn allowed(&self, role: Role) -> bool {
-        match self {
-            Command::AgendaNext
-            | Command::AgendaPrev
-            | Command::AgendaGoto { .. }
-            | Command::QaOpen
-            | Command::QaClose
-            | Command::SessionEnd => role == Role::Moderator,
-        }
-    }
-}
-
-/// One change to a session. Events carry what a client needs to apply them to its copy of
-/// the state without asking again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum Event {
-    #[serde(rename = "session.started")]
-    SessionStarted { at: Millis },
-    #[serde(rename = "agenda.moved")]
-    AgendaMoved {
-        current: usize,
-        previous: Option<usize>,
-        /// Total time spent so far on the item just left, so every copy of the state agrees.
-        previous_spent_seconds: Option<u64>,
-        at: Millis,
-    },
-    #[serde(rename = "qa.opened")]
-    QaOpened,
-    #[serde(rename = "qa.closed")]
-    QaClosed,
-    #[serde(rename = "session.ended")]
-    SessionEnded {
-        at: Millis,
-        /// The item that was running when the session ended, and its final time.
-        item: Option<usize>,
-        item_spent_seconds: Option<u64>,
-    },
-}
-
-impl Event {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::SessionStarted { .. } => "session.started",
-            Event::AgendaMoved { .. } => "agenda.moved",
-            Event::QaOpened => "qa.opened",
-            Event::QaClosed => "qa.closed",
-            Event::SessionEnded { .. } => "session.ended",
-        }
-    }
-
-    /// Whether a role may see this event's details. Events a role may not see still reach
-    /// it, as a bare `kind`, so its `seq` never skips.
-    pub fn visible_to(&self, _role: Role) -> bool {
-        true
-    }
-}
-
-/// An event with its place in the session's order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sequenced {
-    pub seq: u64,
-    pub event: Event,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DomainError {
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Closed(String),
-}
-
-/// The whole state of one session: its definition and everything that happened since.
+/// The whole state of one session (or the parts of it a store loaded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub id: String,
     pub code: String,
     pub created_at: Millis,
-    pub definition: SessionDefinition,
-    /// The `seq` of the last event; 0 before any.
+    pub settings: Settings,
+    /// The `seq` of the last event; 0 before any. Kept by the store, not by the rules.
+    #[serde(skip)]
     pub seq: u64,
-    pub phase: Phase,
-    pub started_at: Option<Millis>,
-    pub ended_at: Option<Millis>,
-    pub current: Option<usize>,
-    /// When the current item became current.
-    pub since: Option<Millis>,
-    /// Milliseconds spent on each item, summed over every time it was current.
-    pub spent_ms: Vec<u64>,
-    pub qa_open: bool,
-    pub highlighted: Option<String>,
-    pub drafts: Vec<Draft>,
+    pub agenda: Agenda,
+    pub questions: Questions,
+    pub floor: Floor,
+    pub drafts: Vec<DraftState>,
 }
 
 impl Session {
-    pub fn new(id: String, code: String, definition: SessionDefinition, created_at: Millis) -> Self {
+    pub fn new(id: String, code: String, definition: &SessionDefinition, created_at: Millis) -> Self {
+        let settings = definition.settings;
+        let plan = definition
+            .agenda
+            .iter()
+            .map(|i| ItemPlan { kind: i.kind, turn_seconds: i.turn_seconds.unwrap_or(settings.turn_seconds) })
+            .collect();
         let drafts = definition
             .drafts
             .iter()
             .enumerate()
-            .map(|(i, d)| Draft {
+            .map(|(i, d)| DraftState {
                 id: format!("d{}", i + 1),
                 kind: d.kind,
-                title: d.title.clone(),
-                text: d.text.clone(),
                 status: DraftStatus::Draft,
                 version: 1,
             })
@@ -206,145 +89,98 @@ impl Session {
             id,
             code,
             created_at,
-            spent_ms: vec![0; definition.agenda.len()],
-            definition,
+            settings,
             seq: 0,
-            phase: Phase::Pending,
-            started_at: None,
-            ended_at: None,
-            current: None,
-            since: None,
-            qa_open: false,
-            highlighted: None,
+            agenda: Agenda::new(plan),
+            questions: Questions::default(),
+            floor: Floor::default(),
             drafts,
         }
     }
 
-    pub fn spent_seconds(&self, item: usize) -> u64 {
-        self.spent_ms.get(item).copied().unwrap_or(0) / 1000
+    pub fn phase(&self) -> Phase {
+        self.agenda.phase
     }
 
-    /// Decides `command` for `role` at `now`, applies the resulting events and returns them
-    /// with their `seq`. On error the session is unchanged.
-    pub fn handle(&mut self, role: Role, command: &Command, now: Millis) -> Result<Vec<Sequenced>, DomainError> {
-        let events = self.decide(role, command, now)?;
-        Ok(events
-            .into_iter()
-            .map(|event| {
-                self.apply(&event);
-                self.seq += 1;
-                Sequenced { seq: self.seq, event }
-            })
-            .collect())
-    }
-
-    fn decide(&self, role: Role, command: &Command, now: Millis) -> Result<Vec<Event>, DomainError> {
-        if !command.allowed(role) {
-            return Err(DomainError::Forbidden(format!("{} is not allowed for the {}", command.op(), role.as_str())));
+    fn question_context(&self) -> questions::Context {
+        questions::Context {
+            qa_open: self.agenda.qa_open,
+            moderate: self.settings.moderate_questions,
+            anonymous: self.settings.anonymous_questions,
         }
-        if self.phase == Phase::Ended {
+    }
+
+    /// Speaking time per turn now.
+    pub fn turn_seconds(&self) -> u32 {
+        self.agenda.turn_seconds(self.settings.turn_seconds)
+    }
+
+    fn check(&self, actor: &Actor, command: &Command) -> Result<(), DomainError> {
+        if command.role() != actor.role {
+            return Err(DomainError::Forbidden(format!(
+                "{} is not allowed for the {}",
+                command.op(),
+                actor.role.as_str()
+            )));
+        }
+        if self.agenda.phase == Phase::Ended {
             return Err(DomainError::Closed("the session has ended".into()));
         }
-        let last = self.definition.agenda.len() - 1;
-        match command {
-            Command::AgendaNext => match self.current {
-                None => Ok(self.move_to(0, now)),
-                Some(i) if i >= last => {
-                    Err(DomainError::Conflict("this is the last agenda item; end the session instead".into()))
-                }
-                Some(i) => Ok(self.move_to(i + 1, now)),
-            },
-            Command::AgendaPrev => match self.current {
-                None => Err(DomainError::Conflict("the session has not started".into())),
-                Some(0) => Err(DomainError::Conflict("this is the first agenda item".into())),
-                Some(i) => Ok(self.move_to(i - 1, now)),
-            },
-            Command::AgendaGoto { item } => {
-                if *item > last {
-                    Err(DomainError::NotFound(format!("there is no agenda item {item}; items are 0 to {last}")))
-                } else if self.current == Some(*item) {
-                    Err(DomainError::Conflict(format!("agenda item {item} is already current")))
-                } else {
-                    Ok(self.move_to(*item, now))
-                }
-            }
-            Command::QaOpen if self.qa_open => Err(DomainError::Conflict("questions are already open".into())),
-            Command::QaOpen => Ok(vec![Event::QaOpened]),
-            Command::QaClose if !self.qa_open => Err(DomainError::Conflict("questions are already closed".into())),
-            Command::QaClose => Ok(vec![Event::QaClosed]),
-            Command::SessionEnd => {
-                let mut events = Vec::new();
-                if self.qa_open {
-                    events.push(Event::QaClosed);
-                }
-                events.push(Event::SessionEnded {
-                    at: now,
-                    item: self.current,
-                    item_spent_seconds: self.current.map(|i| self.spent_after_leaving(i, now) / 1000),
-                });
-                Ok(events)
-            }
+        Ok(())
+    }
+
+    /// Whether `actor` may upvote or unvote `question` now; the count is the store's.
+    pub fn check_vote(&self, actor: &Actor, command: &Command) -> Result<(), DomainError> {
+        self.check(actor, command)?;
+        match command.vote() {
+            Some((question, _)) => self.questions.check_vote(&self.question_context(), actor, question),
+            None => Err(DomainError::Invalid(format!("{} is not a vote", command.op()))),
         }
     }
 
-    fn spent_after_leaving(&self, item: usize, now: Millis) -> u64 {
-        let running = self.since.map(|s| u64::try_from(now.saturating_sub(s)).unwrap_or(0)).unwrap_or(0);
-        self.spent_ms.get(item).copied().unwrap_or(0) + running
-    }
-
-    /// The events of making `to` the current item: starting the session if needed, and
-    /// opening or closing questions when entering or leaving a debate.
-    fn move_to(&self, to: usize, now: Millis) -> Vec<Event> {
-        let mut events = Vec::new();
-        if self.phase == Phase::Pending {
-            events.push(Event::SessionStarted { at: now });
+    /// Decides `command` for `actor` at `now` and folds the resulting events in. On error the
+    /// session is unchanged.
+    pub fn handle(&mut self, actor: &Actor, command: &Command, now: Millis) -> Result<Decision, DomainError> {
+        self.check(actor, command)?;
+        let (events, reply): (Vec<Event>, Option<Reply>) = match command {
+            Command::Agenda(AgendaCommand::SessionEnd) => {
+                let mut events: Vec<Event> = self.floor.end_turn(now).into_iter().map(Event::from).collect();
+                events.extend(self.agenda.decide(&AgendaCommand::SessionEnd, now)?.into_iter().map(Event::from));
+                (events, None)
+            }
+            Command::Agenda(c) => (self.agenda.decide(c, now)?.into_iter().map(Event::from).collect(), None),
+            Command::Question(c) => {
+                let events = self.questions.decide(&self.question_context(), actor, c, now)?;
+                let reply = match (c, events.first()) {
+                    (QuestionCommand::Ask { .. }, Some(questions::QuestionEvent::Asked { question })) => {
+                        Some(Reply::Question { question: question.clone() })
+                    }
+                    _ => None,
+                };
+                (events.into_iter().map(Event::from).collect(), reply)
+            }
+            Command::Floor(c) => {
+                let ctx = floor::Context { qa_open: self.agenda.qa_open, turn_seconds: self.turn_seconds() };
+                let events = self.floor.decide(&ctx, actor, c, now)?;
+                let reply = match c {
+                    FloorCommand::Request { id, .. } => Some(Reply::Request { request: id.clone() }),
+                    _ => None,
+                };
+                (events.into_iter().map(Event::from).collect(), reply)
+            }
+        };
+        for e in &events {
+            self.apply(e);
         }
-        let is_debate = |i: usize| self.definition.agenda[i].kind == ItemKind::Debate;
-        if self.qa_open && self.current.is_some_and(is_debate) && !is_debate(to) {
-            events.push(Event::QaClosed);
-        }
-        events.push(Event::AgendaMoved {
-            current: to,
-            previous: self.current,
-            previous_spent_seconds: self.current.map(|i| self.spent_after_leaving(i, now) / 1000),
-            at: now,
-        });
-        if !self.qa_open && is_debate(to) {
-            events.push(Event::QaOpened);
-        }
-        events
+        Ok(Decision { events, reply })
     }
 
     /// Folds one event into the state. Events are facts: applying one cannot fail.
-    fn apply(&mut self, event: &Event) {
+    pub fn apply(&mut self, event: &Event) {
         match event {
-            Event::SessionStarted { at } => {
-                self.phase = Phase::Running;
-                self.started_at = Some(*at);
-            }
-            Event::AgendaMoved { current, previous, at, .. } => {
-                if let Some(p) = previous {
-                    let total = self.spent_after_leaving(*p, *at);
-                    if let Some(slot) = self.spent_ms.get_mut(*p) {
-                        *slot = total;
-                    }
-                }
-                self.current = Some(*current);
-                self.since = Some(*at);
-            }
-            Event::QaOpened => self.qa_open = true,
-            Event::QaClosed => self.qa_open = false,
-            Event::SessionEnded { at, item, .. } => {
-                if let Some(i) = item {
-                    let total = self.spent_after_leaving(*i, *at);
-                    if let Some(slot) = self.spent_ms.get_mut(*i) {
-                        *slot = total;
-                    }
-                }
-                self.phase = Phase::Ended;
-                self.ended_at = Some(*at);
-                self.since = None;
-            }
+            Event::Agenda(e) => self.agenda.apply(e),
+            Event::Question(e) => self.questions.apply(e),
+            Event::Floor(e) => self.floor.apply(e),
         }
     }
 }
@@ -352,13 +188,23 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::definition::{AgendaItemDef, Settings};
+    use crate::domain::definition::{AgendaItemDef, ItemKind};
+    use crate::domain::floor::FloorEvent;
+    use crate::domain::questions::{QuestionEvent, QuestionStatus};
+    use crate::domain::text::QuestionText;
+    use crate::domain::Role;
 
     fn session(kinds: &[ItemKind]) -> Session {
         let agenda = kinds
             .iter()
             .enumerate()
-            .map(|(i, k)| AgendaItemDef { title: format!("Item {i}"), kind: *k, minutes: 10, speakers: vec![] })
+            .map(|(i, k)| AgendaItemDef {
+                title: format!("Item {i}"),
+                kind: *k,
+                minutes: 10,
+                speakers: vec![],
+                turn_seconds: None,
+            })
             .collect();
         let def = SessionDefinition {
             title: "T".into(),
@@ -371,92 +217,306 @@ mod tests {
             drafts: vec![],
             settings: Settings::default(),
         };
-        Session::new("s".into(), "ABCDEF".into(), def, 0)
+        Session::new("s".into(), "ABCDEF".into(), &def, 0)
     }
 
-    fn kinds(events: &[Sequenced]) -> Vec<&'static str> {
-        events.iter().map(|e| e.event.kind()).collect()
+    fn kinds(d: &Decision) -> Vec<&'static str> {
+        d.events.iter().map(Event::kind).collect()
     }
 
-    const M: Role = Role::Moderator;
+    fn m() -> Actor {
+        Actor::new(Role::Moderator)
+    }
+
+    fn agenda(c: AgendaCommand) -> Command {
+        Command::Agenda(c)
+    }
+
+    fn ask(id: &str, text: &str) -> Command {
+        Command::Question(QuestionCommand::Ask {
+            id: id.into(),
+            text: QuestionText::parse(text).expect("valid text"),
+            name: None,
+        })
+    }
+
+    fn q(c: QuestionCommand) -> Command {
+        Command::Question(c)
+    }
+
+    /// A running session in its debate, questions open.
+    fn debate(moderate: bool) -> Session {
+        let mut s = session(&[ItemKind::Debate]);
+        s.settings.moderate_questions = moderate;
+        s.handle(&m(), &agenda(AgendaCommand::Next), 0).expect("ok");
+        s
+    }
 
     #[test]
     fn the_first_next_starts_the_session_on_the_first_item() {
         let mut s = session(&[ItemKind::Intro, ItemKind::Presentation]);
-        let events = s.handle(M, &Command::AgendaNext, 1_000).expect("ok");
-        assert_eq!(kinds(&events), ["session.started", "agenda.moved"]);
-        assert_eq!((s.phase, s.current, s.seq), (Phase::Running, Some(0), 2));
-        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+        let d = s.handle(&m(), &agenda(AgendaCommand::Next), 1_000).expect("ok");
+        assert_eq!(kinds(&d), ["session.started", "agenda.moved"]);
+        assert_eq!((s.agenda.phase, s.agenda.current), (Phase::Running, Some(0)));
     }
 
     #[test]
     fn time_on_an_item_adds_up_over_each_visit() {
         let mut s = session(&[ItemKind::Intro, ItemKind::Presentation]);
-        s.handle(M, &Command::AgendaNext, 0).expect("ok");
-        s.handle(M, &Command::AgendaNext, 60_000).expect("ok");
-        s.handle(M, &Command::AgendaPrev, 90_000).expect("ok");
-        let ev = s.handle(M, &Command::AgendaNext, 120_000).expect("ok");
-        assert_eq!(s.spent_seconds(0), 90);
+        s.handle(&m(), &agenda(AgendaCommand::Next), 0).expect("ok");
+        s.handle(&m(), &agenda(AgendaCommand::Next), 60_000).expect("ok");
+        s.handle(&m(), &agenda(AgendaCommand::Prev), 90_000).expect("ok");
+        let d = s.handle(&m(), &agenda(AgendaCommand::Next), 120_000).expect("ok");
+        assert_eq!(s.agenda.spent_seconds(0), 90);
         assert_eq!(
-            ev[0].event,
-            Event::AgendaMoved { current: 1, previous: Some(0), previous_spent_seconds: Some(90), at: 120_000 }
+            d.events[0],
+            Event::Agenda(AgendaEvent::Moved {
+                current: 1,
+                previous: Some(0),
+                previous_spent_seconds: Some(90),
+                at: 120_000
+            })
         );
-        s.handle(M, &Command::SessionEnd, 150_000).expect("ok");
-        assert_eq!(s.spent_seconds(1), 60);
+        s.handle(&m(), &agenda(AgendaCommand::SessionEnd), 150_000).expect("ok");
+        assert_eq!(s.agenda.spent_seconds(1), 60);
     }
 
     #[test]
     fn entering_a_debate_opens_questions_and_leaving_it_closes_them() {
         let mut s = session(&[ItemKind::Presentation, ItemKind::Debate, ItemKind::Adoption]);
-        s.handle(M, &Command::AgendaNext, 0).expect("ok");
-        let ev = s.handle(M, &Command::AgendaNext, 1).expect("ok");
-        assert_eq!(kinds(&ev), ["agenda.moved", "qa.opened"]);
-        assert!(s.qa_open);
-        let ev = s.handle(M, &Command::AgendaNext, 2).expect("ok");
-        assert_eq!(kinds(&ev), ["qa.closed", "agenda.moved"]);
-        assert!(!s.qa_open);
+        s.handle(&m(), &agenda(AgendaCommand::Next), 0).expect("ok");
+        let d = s.handle(&m(), &agenda(AgendaCommand::Next), 1).expect("ok");
+        assert_eq!(kinds(&d), ["agenda.moved", "qa.opened"]);
+        assert!(s.agenda.qa_open);
+        let d = s.handle(&m(), &agenda(AgendaCommand::Next), 2).expect("ok");
+        assert_eq!(kinds(&d), ["qa.closed", "agenda.moved"]);
+        assert!(!s.agenda.qa_open);
     }
 
     #[test]
     fn questions_opened_by_hand_stay_open_between_non_debate_items() {
         let mut s = session(&[ItemKind::Presentation, ItemKind::Presentation]);
-        s.handle(M, &Command::AgendaNext, 0).expect("ok");
-        s.handle(M, &Command::QaOpen, 1).expect("ok");
-        let ev = s.handle(M, &Command::AgendaNext, 2).expect("ok");
-        assert_eq!(kinds(&ev), ["agenda.moved"]);
-        assert!(s.qa_open);
+        s.handle(&m(), &agenda(AgendaCommand::Next), 0).expect("ok");
+        s.handle(&m(), &agenda(AgendaCommand::QaOpen), 1).expect("ok");
+        let d = s.handle(&m(), &agenda(AgendaCommand::Next), 2).expect("ok");
+        assert_eq!(kinds(&d), ["agenda.moved"]);
+        assert!(s.agenda.qa_open);
     }
 
     #[test]
     fn moves_past_either_end_are_conflicts_and_change_nothing() {
         let mut s = session(&[ItemKind::Intro]);
-        assert!(matches!(s.handle(M, &Command::AgendaPrev, 0), Err(DomainError::Conflict(_))));
-        s.handle(M, &Command::AgendaNext, 0).expect("ok");
+        assert!(matches!(s.handle(&m(), &agenda(AgendaCommand::Prev), 0), Err(DomainError::Conflict(_))));
+        s.handle(&m(), &agenda(AgendaCommand::Next), 0).expect("ok");
         let before = s.clone();
-        assert!(matches!(s.handle(M, &Command::AgendaNext, 1), Err(DomainError::Conflict(_))));
-        assert!(matches!(s.handle(M, &Command::AgendaPrev, 1), Err(DomainError::Conflict(_))));
-        assert!(matches!(s.handle(M, &Command::AgendaGoto { item: 1 }, 1), Err(DomainError::NotFound(_))));
+        assert!(matches!(s.handle(&m(), &agenda(AgendaCommand::Next), 1), Err(DomainError::Conflict(_))));
+        assert!(matches!(s.handle(&m(), &agenda(AgendaCommand::Prev), 1), Err(DomainError::Conflict(_))));
+        let goto = agenda(AgendaCommand::Goto { item: 1 });
+        assert!(matches!(s.handle(&m(), &goto, 1), Err(DomainError::NotFound(_))));
         assert_eq!(s, before);
     }
 
     #[test]
     fn only_the_moderator_moves_the_agenda() {
         let mut s = session(&[ItemKind::Intro]);
-        for role in [Role::Participant, Role::Screen, Role::Rapporteur] {
-            assert!(matches!(s.handle(role, &Command::AgendaNext, 0), Err(DomainError::Forbidden(_))));
+        for actor in [Actor::participant("p"), Actor::new(Role::Screen), Actor::new(Role::Rapporteur)] {
+            assert!(matches!(s.handle(&actor, &agenda(AgendaCommand::Next), 0), Err(DomainError::Forbidden(_))));
         }
-        assert_eq!(s.seq, 0);
+        assert_eq!(s.agenda.phase, Phase::Pending);
     }
 
     #[test]
     fn an_ended_session_refuses_every_command() {
         let mut s = session(&[ItemKind::Debate, ItemKind::Other]);
-        s.handle(M, &Command::AgendaGoto { item: 0 }, 0).expect("ok");
-        let ev = s.handle(M, &Command::SessionEnd, 5_000).expect("ok");
-        assert_eq!(kinds(&ev), ["qa.closed", "session.ended"]);
-        assert_eq!(s.phase, Phase::Ended);
-        for cmd in [Command::AgendaNext, Command::QaOpen, Command::SessionEnd] {
-            assert!(matches!(s.handle(M, &cmd, 6_000), Err(DomainError::Closed(_))));
+        s.handle(&m(), &agenda(AgendaCommand::Goto { item: 0 }), 0).expect("ok");
+        let d = s.handle(&m(), &agenda(AgendaCommand::SessionEnd), 5_000).expect("ok");
+        assert_eq!(kinds(&d), ["qa.closed", "session.ended"]);
+        assert_eq!(s.agenda.phase, Phase::Ended);
+        for cmd in [agenda(AgendaCommand::Next), agenda(AgendaCommand::QaOpen), agenda(AgendaCommand::SessionEnd)] {
+            assert!(matches!(s.handle(&m(), &cmd, 6_000), Err(DomainError::Closed(_))));
+        }
+        assert!(matches!(s.handle(&Actor::participant("p"), &ask("q1", "Why?"), 6_000), Err(DomainError::Closed(_))));
+    }
+
+    #[test]
+    fn a_moderated_question_waits_and_is_hidden_from_the_room_until_approved() {
+        let mut s = debate(true);
+        let p = Actor::participant("p1");
+        let d = s.handle(&p, &ask("q1", "Quel budget ?"), 10).expect("ok");
+        let Some(Reply::Question { question }) = &d.reply else { panic!("no reply: {d:?}") };
+        assert_eq!((question.status, question.by.as_str()), (QuestionStatus::Pending, "p1"));
+        assert_eq!(d.events[0].for_role(Role::Participant), None);
+        assert_eq!(d.events[0].for_role(Role::Screen), None);
+        assert!(d.events[0].for_role(Role::Moderator).is_some());
+        let d = s.handle(&m(), &q(QuestionCommand::Approve { question: "q1".into() }), 20).expect("ok");
+        let Some(Event::Question(QuestionEvent::Approved { question })) = d.events[0].for_role(Role::Screen) else {
+            panic!("approval not visible")
+        };
+        assert_eq!((question.text.as_str(), question.by.as_str()), ("Quel budget ?", ""));
+    }
+
+    #[test]
+    fn an_unmoderated_question_is_approved_at_once_without_its_askers_id() {
+        let mut s = debate(false);
+        let d = s.handle(&Actor::participant("p1"), &ask("q1", "Why?"), 10).expect("ok");
+        let Some(Event::Question(QuestionEvent::Asked { question })) = d.events[0].for_role(Role::Participant) else {
+            panic!("not visible")
+        };
+        assert_eq!((question.status, question.by.as_str()), (QuestionStatus::Approved, ""));
+    }
+
+    #[test]
+    fn asking_is_refused_while_questions_are_closed_and_for_other_roles() {
+        let mut s = session(&[ItemKind::Presentation]);
+        s.handle(&m(), &agenda(AgendaCommand::Next), 0).expect("ok");
+        assert!(matches!(s.handle(&Actor::participant("p"), &ask("q1", "Why?"), 1), Err(DomainError::Closed(_))));
+        assert!(matches!(s.handle(&m(), &ask("q1", "Why?"), 1), Err(DomainError::Forbidden(_))));
+    }
+
+    #[test]
+    fn the_same_text_twice_too_many_open_and_too_fast_are_refused() {
+        let mut s = debate(true);
+        let p = Actor::participant("p1");
+        s.handle(&p, &ask("q1", "Quel budget pour les régions ?"), 0).expect("ok");
+        let again = s.handle(&p, &ask("q2", "quel BUDGET pour les regions"), 1);
+        assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
+        s.handle(&p, &ask("q3", "Second"), 2).expect("ok");
+        s.handle(&p, &ask("q4", "Third"), 3).expect("ok");
+        assert!(matches!(s.handle(&p, &ask("q5", "Fourth"), 4), Err(DomainError::RateLimited(_))));
+        s.handle(&p, &ask("q5", "Fourth"), 60_001).expect("a minute later");
+        s.handle(&p, &ask("q6", "Fifth"), 60_002).expect("ok");
+        let sixth = s.handle(&p, &ask("q7", "Sixth"), 200_000);
+        assert!(matches!(sixth, Err(DomainError::Conflict(_))), "five open questions at most: {sixth:?}");
+        s.handle(&m(), &q(QuestionCommand::Reject { question: "q1".into() }), 200_001).expect("ok");
+        s.handle(&p, &ask("q7", "Sixth"), 200_002).expect("one closed, one more may be asked");
+        assert_eq!(s.questions.open_total, 5);
+    }
+
+    #[test]
+    fn moderation_follows_each_questions_status() {
+        let mut s = debate(true);
+        s.handle(&Actor::participant("p1"), &ask("q1", "One"), 0).expect("ok");
+        let answer = q(QuestionCommand::Answer { question: "q1".into() });
+        assert!(matches!(s.handle(&m(), &answer, 1), Err(DomainError::Conflict(_))), "pending cannot be answered");
+        let highlight = q(QuestionCommand::Highlight { question: Some("q1".into()) });
+        assert!(matches!(s.handle(&m(), &highlight, 1), Err(DomainError::Conflict(_))));
+        s.handle(&m(), &q(QuestionCommand::Approve { question: "q1".into() }), 2).expect("ok");
+        s.handle(&m(), &highlight, 3).expect("ok");
+        assert_eq!(s.questions.highlighted.as_deref(), Some("q1"));
+        let d = s.handle(&m(), &answer, 4).expect("ok");
+        assert_eq!(kinds(&d), ["question.answered", "question.highlighted"]);
+        assert_eq!(s.questions.highlighted, None);
+        let unknown = q(QuestionCommand::Approve { question: "nope".into() });
+        assert!(matches!(s.handle(&m(), &unknown, 5), Err(DomainError::NotFound(_))));
+    }
+
+    #[test]
+    fn a_merged_question_leaves_the_open_count_and_points_to_its_target() {
+        let mut s = debate(true);
+        s.handle(&Actor::participant("p1"), &ask("q1", "Budget?"), 0).expect("ok");
+        s.handle(&Actor::participant("p2"), &ask("q2", "The budget?"), 0).expect("ok");
+        s.handle(&m(), &q(QuestionCommand::Approve { question: "q1".into() }), 1).expect("ok");
+        let into_self = q(QuestionCommand::Merge { question: "q1".into(), into: "q1".into() });
+        assert!(matches!(s.handle(&m(), &into_self, 2), Err(DomainError::Invalid(_))));
+        let up_into_pending = q(QuestionCommand::Merge { question: "q1".into(), into: "q2".into() });
+        assert!(matches!(s.handle(&m(), &up_into_pending, 2), Err(DomainError::Conflict(_))));
+        s.handle(&m(), &q(QuestionCommand::Merge { question: "q2".into(), into: "q1".into() }), 3).expect("ok");
+        let merged = &s.questions.items["q2"];
+        assert_eq!((merged.status, merged.merged_into.as_deref()), (QuestionStatus::Merged, Some("q1")));
+        assert_eq!((s.questions.open_total, s.questions.open_by["p2"]), (1, 0));
+    }
+
+    #[test]
+    fn upvotes_are_for_approved_questions_the_participant_can_see() {
+        let mut s = debate(true);
+        s.handle(&Actor::participant("p1"), &ask("q1", "One"), 0).expect("ok");
+        let up = q(QuestionCommand::Upvote { question: "q1".into() });
+        let other = Actor::participant("p2");
+        assert!(matches!(s.check_vote(&other, &up), Err(DomainError::NotFound(_))), "pending is invisible");
+        assert!(matches!(s.check_vote(&Actor::participant("p1"), &up), Err(DomainError::Conflict(_))));
+        s.handle(&m(), &q(QuestionCommand::Approve { question: "q1".into() }), 1).expect("ok");
+        s.check_vote(&other, &up).expect("approved");
+        assert!(matches!(s.check_vote(&m(), &up), Err(DomainError::Forbidden(_))));
+        s.handle(&m(), &agenda(AgendaCommand::QaClose), 2).expect("ok");
+        assert!(matches!(s.check_vote(&other, &up), Err(DomainError::Closed(_))));
+    }
+
+    #[test]
+    fn the_list_of_speakers_runs_in_order_with_timed_turns() {
+        let mut s = debate(true);
+        let req = |id: &str, name: &str| {
+            Command::Floor(FloorCommand::Request { id: id.into(), name: name.into(), organisation: "AMM".into() })
+        };
+        s.handle(&Actor::participant("p1"), &req("f1", "Awa"), 0).expect("ok");
+        s.handle(&Actor::participant("p2"), &req("f2", "Moussa"), 1).expect("ok");
+        s.handle(&Actor::participant("p3"), &req("f3", "Fatou"), 2).expect("ok");
+        let twice = s.handle(&Actor::participant("p1"), &req("f4", "Awa"), 3);
+        assert!(matches!(twice, Err(DomainError::Conflict(_))));
+        let to_front = Command::Floor(FloorCommand::Move { request: "f3".into(), position: 0 });
+        s.handle(&m(), &to_front, 4).expect("ok");
+        assert_eq!(s.floor.queue.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["f3", "f1", "f2"]);
+        s.handle(&m(), &Command::Floor(FloorCommand::Grant { request: "f3".into() }), 10_000).expect("ok");
+        let d = s.handle(&m(), &Command::Floor(FloorCommand::Grant { request: "f1".into() }), 70_000).expect("ok");
+        assert_eq!(
+            d.events,
+            [
+                Event::Floor(FloorEvent::Ended { request: "f3".into(), at: 70_000, seconds: 60 }),
+                Event::Floor(FloorEvent::Granted { request: "f1".into(), at: 70_000, limit_seconds: 180 })
+            ]
+        );
+        let withdraw_other = Command::Floor(FloorCommand::Withdraw { request: Some("f2".into()) });
+        assert!(matches!(s.handle(&Actor::participant("p1"), &withdraw_other, 71_000), Err(DomainError::NotFound(_))));
+        s.handle(&Actor::participant("p2"), &Command::Floor(FloorCommand::Withdraw { request: None }), 72_000)
+            .expect("own request");
+        let d = s.handle(&m(), &agenda(AgendaCommand::SessionEnd), 100_000).expect("ok");
+        assert_eq!(kinds(&d), ["floor.ended", "qa.closed", "session.ended"]);
+        assert_eq!(s.floor.history.len(), 2);
+        assert!(s.floor.queue.is_empty() && s.floor.speaking.is_none());
+    }
+
+    #[test]
+    fn every_events_serialised_kind_is_its_kind() {
+        let question = crate::domain::Question {
+            id: "q1".into(),
+            by: "p".into(),
+            name: None,
+            text: "t".into(),
+            status: QuestionStatus::Pending,
+            at: 0,
+            answered_at: None,
+            merged_into: None,
+        };
+        let request = crate::domain::floor::Request {
+            id: "f1".into(),
+            by: "p".into(),
+            name: "n".into(),
+            organisation: String::new(),
+            at: 0,
+        };
+        let all: Vec<Event> = vec![
+            AgendaEvent::SessionStarted { at: 0 }.into(),
+            AgendaEvent::Moved { current: 0, previous: None, previous_spent_seconds: None, at: 0 }.into(),
+            AgendaEvent::QaOpened.into(),
+            AgendaEvent::QaClosed.into(),
+            AgendaEvent::SessionEnded { at: 0, item: None, item_spent_seconds: None }.into(),
+            QuestionEvent::Asked { question: question.clone() }.into(),
+            QuestionEvent::Approved { question }.into(),
+            QuestionEvent::Rejected { question: "q1".into() }.into(),
+            QuestionEvent::Answered { question: "q1".into(), at: 0 }.into(),
+            QuestionEvent::Highlighted { question: None }.into(),
+            QuestionEvent::Merged { question: "q1".into(), into: "q2".into() }.into(),
+            FloorEvent::Requested { request }.into(),
+            FloorEvent::Withdrawn { request: "f1".into() }.into(),
+            FloorEvent::Granted { request: "f1".into(), at: 0, limit_seconds: 1 }.into(),
+            FloorEvent::Skipped { request: "f1".into() }.into(),
+            FloorEvent::Moved { request: "f1".into(), position: 0 }.into(),
+            FloorEvent::Ended { request: "f1".into(), at: 0, seconds: 0 }.into(),
+        ];
+        for e in all {
+            let json = serde_json::to_value(&e).expect("serialises");
+            assert_eq!(json["kind"], e.kind(), "{json}");
+            let back: Event = serde_json::from_value(json).expect("reads back");
+            assert_eq!(back, e);
         }
     }
 }

@@ -6,7 +6,7 @@ use super::error::ApiError;
 use crate::app::{AppState, Created};
 use crate::domain::definition::RawDefinition;
 use crate::domain::{Role, SessionDefinition};
-use crate::protocol::state_view;
+use crate::protocol::{state_view, Viewer};
 use crate::store::SessionSummary;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -103,10 +103,11 @@ pub async fn get(
         }
         None => return Err(ApiError::Unauthorized("that key does not open this session".into())),
     };
-    let session = state.store.load(&id).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
-    let mut view = state_view(&session, role);
-    view["participant_url"] = crate::app::participant_link(&base_url(&state, &headers), &session.code).into();
-    Ok(Json(view))
+    let snapshot =
+        state.store.snapshot(&id, None).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    let mut view = state_view(&snapshot, &Viewer { role, participant: None, upvoted: &snapshot.upvoted });
+    view.participant_url = Some(crate::app::participant_link(&base_url(&state, &headers), &snapshot.session.code));
+    Ok(Json(serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?))
 }
 
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {

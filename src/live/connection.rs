@@ -3,13 +3,13 @@
 
 use super::hub::{Membership, Outbound};
 use crate::app::{now_ms, AppState};
-use crate::domain::{Command, Role, Session};
+use crate::domain::{Actor, Command, Role};
 use crate::http::auth;
 use crate::http::error::ApiError;
 use crate::http::sessions::base_url;
-use crate::protocol::{event_frame, refusal_frame, state_view, ClientMsg, ErrorCode, Hello, Refusal};
-use crate::protocol::{RequestedRole, ServerMsg, MAX_FRAME};
-use crate::store::{Applied, Participant, StoreError};
+use crate::protocol::{ack_frame, close, event_frame, refusal_frame, state_view, ClientMsg, ErrorCode, Hello};
+use crate::protocol::{Refusal, RequestedRole, ServerMsg, Viewer, MAX_FRAME};
+use crate::store::{Applied, Participant, Snapshot, StoreError};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -29,13 +29,6 @@ const RATE: f64 = 10.0;
 const BURST: f64 = 30.0;
 /// Refusals for flooding before the socket is closed.
 const MAX_STRIKES: u32 = 50;
-
-pub const CLOSE_GOING_AWAY: u16 = 1001;
-pub const CLOSE_POLICY: u16 = 1008;
-pub const CLOSE_TOO_BIG: u16 = 1009;
-pub const CLOSE_INTERNAL: u16 = 1011;
-/// The session does not exist (or no longer does): do not reconnect.
-pub const CLOSE_GONE: u16 = 4404;
 
 /// Whether a browser page from `origin` may open a socket here. Clients that send no Origin
 /// are not browsers, so cross-site WebSocket hijacking does not apply to them.
@@ -98,7 +91,18 @@ struct Peer {
     session: String,
     code: String,
     role: Role,
+    /// A participant's token and record.
     participant: Option<(String, Participant)>,
+}
+
+impl Peer {
+    fn actor(&self) -> Actor {
+        Actor { role: self.role, participant: self.participant.as_ref().map(|(_, p)| p.id.clone()) }
+    }
+
+    fn participant_id(&self) -> Option<&str> {
+        self.participant.as_ref().map(|(_, p)| p.id.as_str())
+    }
 }
 
 async fn run(socket: WebSocket, state: AppState, base: String) {
@@ -163,10 +167,10 @@ impl Conn {
         loop {
             let text = tokio::time::timeout_at(deadline, self.next_text())
                 .await
-                .map_err(|_| End::Close(CLOSE_POLICY, "no hello"))??;
+                .map_err(|_| End::Close(close::POLICY, "no hello"))??;
             let Some(text) = text else { continue };
             if !self.allow() {
-                return Err(End::Close(CLOSE_POLICY, "too many frames"));
+                return Err(End::Close(close::FLOOD, "too many frames"));
             }
             match ClientMsg::parse(&text) {
                 Ok(ClientMsg::Hello(hello)) => match self.admit(&hello).await {
@@ -187,14 +191,14 @@ impl Conn {
     /// Checks a `hello`'s session and credentials and registers a participant.
     async fn admit(&mut self, hello: &Hello) -> Result<Peer, (Refusal, End)> {
         let store = self.state.store.clone();
-        let not_found = || refused(ErrorCode::NotFound, "no such session", CLOSE_GONE, "no such session");
-        let unauthorized = |m: &str| refused(ErrorCode::Unauthorized, m, CLOSE_POLICY, "unauthorized");
+        let not_found = || refused(ErrorCode::NotFound, "no such session", close::GONE, "no such session");
+        let unauthorized = |m: &str| refused(ErrorCode::Unauthorized, m, close::POLICY, "unauthorized");
         let fail = |e: StoreError| match e {
             StoreError::NotFound => not_found(),
-            StoreError::Full => refused(ErrorCode::Conflict, &e.to_string(), CLOSE_POLICY, "session full"),
+            StoreError::Full => refused(ErrorCode::Conflict, &e.to_string(), close::POLICY, "session full"),
             e => {
                 tracing::warn!(error = %e, "store error during hello");
-                refused(ErrorCode::Conflict, "try again", CLOSE_INTERNAL, "store unavailable")
+                refused(ErrorCode::Conflict, "try again", close::UNAVAILABLE, "store unavailable")
             }
         };
         let session = match (&hello.session, &hello.code) {
@@ -205,7 +209,7 @@ impl Conn {
             }
             (Some(_), _) => return Err(not_found()),
             (None, None) => {
-                return Err(refused(ErrorCode::Invalid, "hello needs a code or a session", CLOSE_POLICY, "bad hello"))
+                return Err(refused(ErrorCode::Invalid, "hello needs a code or a session", close::POLICY, "bad hello"))
             }
         };
         let credentials = store.credentials(&session).await.map_err(fail)?.ok_or_else(not_found)?;
@@ -243,7 +247,8 @@ impl Conn {
         Ok(Peer { session, code, role, participant })
     }
 
-    fn welcome(&self, peer: &Peer, seq: u64, state: Option<&Session>) -> String {
+    fn welcome(&self, peer: &Peer, seq: u64, snapshot: Option<&Snapshot>) -> String {
+        let participant_url = crate::app::participant_link(&self.base, &peer.code);
         ServerMsg::Welcome {
             role: peer.role,
             session: &peer.session,
@@ -251,9 +256,10 @@ impl Conn {
             participant: peer.participant.as_ref().map(|(t, _)| t.as_str()),
             seq,
             server_time: now_ms(),
-            state: state.map(|s| {
-                let mut view = state_view(s, peer.role);
-                view["participant_url"] = crate::app::participant_link(&self.base, &s.code).into();
+            state: snapshot.map(|s| {
+                let viewer = Viewer { role: peer.role, participant: peer.participant_id(), upvoted: &s.upvoted };
+                let mut view = state_view(s, &viewer);
+                view.participant_url = Some(participant_url.clone());
                 view
             }),
         }
@@ -262,24 +268,25 @@ impl Conn {
 
     /// Sends the whole state; returns its `seq`.
     async fn snapshot(&mut self, peer: &Peer, member: &Membership) -> Result<u64, End> {
-        let session = match self.state.store.load(&peer.session).await {
+        let snapshot = match self.state.store.snapshot(&peer.session, peer.participant_id()).await {
             Ok(Some(s)) => s,
             Ok(None) => return Err(self.gone().await),
             Err(e) => {
                 tracing::warn!(error = %e, "store error while sending a snapshot");
-                return Err(End::Close(CLOSE_INTERNAL, "store unavailable"));
+                return Err(End::Close(close::UNAVAILABLE, "store unavailable"));
             }
         };
-        member.hub.saw(session.seq);
-        let frame = self.welcome(peer, session.seq, Some(&session));
+        let seq = snapshot.session.seq;
+        member.hub.saw(seq);
+        let frame = self.welcome(peer, seq, Some(&snapshot));
         self.send_text(frame).await?;
-        Ok(session.seq)
+        Ok(seq)
     }
 
     async fn gone(&mut self) -> End {
         let r = Refusal { id: None, code: ErrorCode::NotFound, message: "the session was deleted".into() };
         let _ = self.refuse(&r).await;
-        End::Close(CLOSE_GONE, "session deleted")
+        End::Close(close::GONE, "session deleted")
     }
 
     /// Sends the welcome: the events since `since` when they are still kept, else the state.
@@ -303,7 +310,7 @@ impl Conn {
             Err(StoreError::NotFound) => Err(self.gone().await),
             Err(e) => {
                 tracing::warn!(error = %e, "store error while resuming");
-                Err(End::Close(CLOSE_INTERNAL, "store unavailable"))
+                Err(End::Close(close::UNAVAILABLE, "store unavailable"))
             }
         }
     }
@@ -337,7 +344,7 @@ impl Conn {
                     Ok(Outbound::Event { .. } | Outbound::Resync) | Err(RecvError::Lagged(_)) => {
                         self.snapshot(&peer, &member).await.map(|s| seq = s)
                     }
-                    Ok(Outbound::Presence(frame)) => self.send_text(frame).await,
+                    Ok(Outbound::Frame(frame)) => self.send_text(frame).await,
                     Ok(Outbound::Deleted) | Err(RecvError::Closed) => Err(self.gone().await),
                 },
                 _ = ping.tick() => {
@@ -347,7 +354,7 @@ impl Conn {
                         self.tx.send(Message::Ping(Default::default())).await.map_err(|_| End::Gone)
                     }
                 },
-                _ = &mut stopping => Err(End::Close(CLOSE_GOING_AWAY, "server shutting down")),
+                _ = &mut stopping => Err(End::Close(close::GOING_AWAY, "server shutting down")),
             };
             if let Err(end) = step {
                 return end;
@@ -359,7 +366,7 @@ impl Conn {
         if !self.allow() {
             self.strikes += 1;
             if self.strikes > MAX_STRIKES {
-                return Err(End::Close(CLOSE_POLICY, "too many frames"));
+                return Err(End::Close(close::FLOOD, "too many frames"));
             }
             let r = Refusal { id: None, code: ErrorCode::RateLimited, message: "slow down".into() };
             return self.refuse(&r).await;
@@ -373,7 +380,7 @@ impl Conn {
 
     async fn command(&mut self, peer: &Peer, id: &str, command: &Command) -> Result<(), End> {
         let started = Instant::now();
-        let outcome = self.state.store.apply(&peer.session, id, peer.role, command, now_ms()).await;
+        let outcome = self.state.store.apply(&peer.session, id, &peer.actor(), command, now_ms()).await;
         metrics::histogram!("palabre_store_seconds", "op" => "apply").record(started.elapsed().as_secs_f64());
         let result = match &outcome {
             Ok(Applied::New { .. }) => "applied",
@@ -384,10 +391,7 @@ impl Conn {
         metrics::counter!("palabre_commands_total", "op" => command.op(), "result" => result).increment(1);
         let refusal = |code: ErrorCode, message: String| Refusal { id: Some(id.to_owned()), code, message };
         match outcome {
-            Ok(applied) => {
-                let frame = ServerMsg::Ack { id, result: Some(serde_json::json!({"seq": applied.seq()})) }.to_json();
-                self.send_text(frame).await
-            }
+            Ok(applied) => self.send_text(ack_frame(id, applied.seq(), applied.reply())).await,
             Err(StoreError::Domain(e)) => self.refuse(&refusal(ErrorCode::from(&e), e.to_string())).await,
             Err(StoreError::NotFound) => Err(self.gone().await),
             Err(StoreError::Contention) => {
@@ -396,7 +400,7 @@ impl Conn {
             Err(e) => {
                 // Not applied: the client keeps the command and resends it after reconnecting.
                 tracing::error!(error = %e, op = command.op(), "command failed in the store");
-                Err(End::Close(CLOSE_INTERNAL, "store unavailable"))
+                Err(End::Close(close::UNAVAILABLE, "store unavailable"))
             }
         }
     }
@@ -411,7 +415,7 @@ fn refused(code: ErrorCode, message: &str, close: u16, reason: &'static str) -> 
 fn read_error(e: &axum::Error) -> End {
     let text = e.to_string();
     if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
-        End::Close(CLOSE_TOO_BIG, "frame too large")
+        End::Close(close::TOO_BIG, "frame too large")
     } else {
         End::Gone
     }

@@ -2,18 +2,21 @@
 //! store's channel) and hands each session's events to its [`Hub`], which serialises every
 //! event once per role and broadcasts the same bytes to every local socket.
 //!
+//! Upvote counts change too often to be events: the hub keeps the latest count of each
+//! question that changed and sends them all as one `upvotes` frame every [`UPVOTE_FLUSH`],
+//! the same bytes to every socket, whatever the rate of upvotes.
+//!
 //! Overflow policy: a hub's broadcast channel holds [`HUB_CAPACITY`] messages; a socket that
 //! falls further behind gets `Lagged` and is sent a fresh snapshot by its connection (never
 //! left silently deaf). When the feed itself may have lost messages ([`Feed::Gap`]: a Redis
 //! reconnect, or this reader lagging), every hub compares its `seq` with the store and
 //! replays what it missed, or tells its sockets to resync.
 
-use crate::domain::session::Sequenced;
-use crate::domain::Role;
-use crate::protocol::{event_frame, ServerMsg};
+use crate::domain::{Role, Sequenced};
+use crate::protocol::{event_frame, upvotes_frame, ServerMsg};
 use crate::store::{Feed, Store};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -23,6 +26,8 @@ pub const HUB_CAPACITY: usize = 256;
 /// How often presence counts are reported when they changed, and refreshed when they did not.
 const PRESENCE_TICK: Duration = Duration::from_secs(1);
 const PRESENCE_REFRESH: Duration = Duration::from_secs(10);
+/// How often changed upvote counts are sent: a few frames a second per session at most.
+pub const UPVOTE_FLUSH: Duration = Duration::from_millis(250);
 
 /// What a hub sends its sockets.
 #[derive(Debug, Clone)]
@@ -33,8 +38,8 @@ pub enum Outbound {
     Resync,
     /// The session was deleted: close.
     Deleted,
-    /// Live connection counts, the same frame for everyone.
-    Presence(Utf8Bytes),
+    /// A frame that is the same for everyone and outside the `seq` order (presence, upvotes).
+    Frame(Utf8Bytes),
 }
 
 pub struct Hub {
@@ -44,6 +49,8 @@ pub struct Hub {
     last_seq: Mutex<Option<u64>>,
     connected: AtomicU64,
     participants: AtomicU64,
+    /// Upvote counts heard since the last `upvotes` frame.
+    upvotes: Mutex<BTreeMap<String, u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,7 +87,7 @@ impl Hub {
     }
 
     fn broadcast_event(&self, e: &Sequenced) {
-        let frames: [Utf8Bytes; 4] = if Role::ALL.iter().all(|r| e.event.visible_to(*r)) {
+        let frames: [Utf8Bytes; 4] = if e.event.same_for_all() {
             let one = Utf8Bytes::from(event_frame(e, Role::Moderator));
             [one.clone(), one.clone(), one.clone(), one]
         } else {
@@ -88,6 +95,18 @@ impl Hub {
         };
         metrics::counter!("palabre_events_fanned_out_total").increment(self.tx.receiver_count() as u64);
         self.send(Outbound::Event { seq: e.seq, frames: Arc::new(frames) });
+    }
+
+    fn heard_upvotes(&self, counts: impl IntoIterator<Item = (String, u64)>) {
+        lock(&self.upvotes).extend(counts);
+    }
+
+    /// Sends the upvote counts heard since the last flush, if any.
+    fn flush_upvotes(&self) {
+        let counts = std::mem::take(&mut *lock(&self.upvotes));
+        if !counts.is_empty() {
+            self.send(Outbound::Frame(upvotes_frame(&counts).into()));
+        }
     }
 
     /// Passes on the events that follow what the hub has passed on. Returns the `seq` after
@@ -145,7 +164,8 @@ impl Hubs {
             presence_stale: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(dispatch(Arc::downgrade(&hubs), feed, shutdown.clone()));
-        tokio::spawn(report_presence(Arc::downgrade(&hubs), shutdown));
+        tokio::spawn(report_presence(Arc::downgrade(&hubs), shutdown.clone()));
+        tokio::spawn(flush_upvotes(Arc::downgrade(&hubs), shutdown));
         hubs
     }
 
@@ -171,6 +191,7 @@ impl Hubs {
                     last_seq: Mutex::new(None),
                     connected: AtomicU64::new(0),
                     participants: AtomicU64::new(0),
+                    upvotes: Mutex::new(BTreeMap::new()),
                 });
                 map.insert(session.into(), Arc::downgrade(&hub));
                 hub
@@ -202,17 +223,23 @@ impl Hubs {
                 }
             }
         }
-        if let Ok(Some(s)) = self.store.load(&hub.session).await {
-            hub.skip_to(s.seq);
+        if let Ok(Some(seq)) = self.store.seq(&hub.session).await {
+            hub.skip_to(seq);
         }
         hub.send(Outbound::Resync);
     }
 
+    /// After the feed may have lost messages: catches up on events, and sends every upvote
+    /// count again (one may have been missed).
     async fn check(&self, hub: &Hub) {
         let last = *lock(&hub.last_seq);
-        match (last, self.store.load(&hub.session).await) {
+        match self.store.upvote_counts(&hub.session).await {
+            Ok(counts) => hub.heard_upvotes(counts),
+            Err(e) => tracing::warn!(session = %hub.session, error = %e, "upvote recount failed"),
+        }
+        match (last, self.store.seq(&hub.session).await) {
             (_, Ok(None)) => hub.send(Outbound::Deleted),
-            (Some(l), Ok(Some(s))) if s.seq > l => self.catch_up(hub, l).await,
+            (Some(l), Ok(Some(seq))) if seq > l => self.catch_up(hub, l).await,
             // Up to date; or nothing passed on yet, and every socket reads the store itself
             // when it joins.
             (_, Ok(Some(_))) => {}
@@ -244,7 +271,12 @@ async fn dispatch(hubs: Weak<Hubs>, mut feed: broadcast::Receiver<Feed>, mut shu
             Ok(Feed::Presence { session, connected, participants }) => {
                 if let Some(hub) = hubs.get(&session) {
                     let frame = ServerMsg::Presence { connected, participants }.to_json();
-                    hub.send(Outbound::Presence(frame.into()));
+                    hub.send(Outbound::Frame(frame.into()));
+                }
+            }
+            Ok(Feed::Upvotes { session, question, count }) => {
+                if let Some(hub) = hubs.get(&session) {
+                    hub.heard_upvotes([(question.to_string(), count)]);
                 }
             }
             Ok(Feed::Gap) | Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -299,6 +331,22 @@ async fn report_presence(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) 
                 }
                 Err(e) => tracing::debug!(error = %e, "presence report failed"),
             }
+        }
+    }
+}
+
+/// Sends each hub's changed upvote counts every [`UPVOTE_FLUSH`].
+async fn flush_upvotes(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(UPVOTE_FLUSH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = crate::app::stopping(&mut shutdown) => return,
+        }
+        let Some(hubs) = hubs.upgrade() else { return };
+        for hub in hubs.live() {
+            hub.flush_upvotes();
         }
     }
 }

@@ -1,24 +1,49 @@
 //! The embedded store: everything in one process's memory, behind one std `Mutex` that is
 //! never held across an `.await`. State is lost at exit; one instance only.
 
-use super::{Applied, Credentials, Feed, Participant, SessionSummary, Store, StoreError, FEED_CAPACITY};
+use super::{Applied, Credentials, Feed, Participant, SessionSummary, Snapshot, Store, StoreError, FEED_CAPACITY};
 use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, MAX_PARTICIPANTS, PRESENCE_TTL_MS};
-use crate::domain::session::Sequenced;
-use crate::domain::{Command, Role, Session};
+use crate::domain::questions::{MAX_UPVOTES_PER_WINDOW, UPVOTE_WINDOW_MS};
+use crate::domain::{Actor, Command, DomainError, Event, QuestionEvent, Reply, Sequenced, Session, SessionDefinition};
 use async_trait::async_trait;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
 struct Entry {
+    definition: SessionDefinition,
+    /// The whole session; its `seq` is the session's counter.
     session: Session,
     credentials: Credentials,
     events: VecDeque<Sequenced>,
     participants: HashMap<String, Participant>,
-    /// Command id → (seq it was acknowledged with, when it may be forgotten).
-    cmds: HashMap<String, (u64, Instant)>,
+    /// Command id → (seq and reply it was acknowledged with, when it may be forgotten).
+    cmds: HashMap<String, (u64, Option<Reply>, Instant)>,
     presence: HashMap<String, (u64, u64, i64)>,
+    /// Question id → the participants who upvote it.
+    upvoters: HashMap<String, HashSet<String>>,
+    /// Participant id → (start of the current upvote window, upvotes in it).
+    vote_windows: HashMap<String, (i64, u64)>,
+}
+
+impl Entry {
+    fn count(&self, question: &str) -> u64 {
+        self.upvoters.get(question).map_or(0, |u| u.len() as u64)
+    }
+
+    /// The per-participant upvote rate limit: a fixed window, as the Redis store keeps it.
+    fn take_vote(&mut self, participant: &str, now: i64) -> Result<(), DomainError> {
+        let window = self.vote_windows.entry(participant.to_owned()).or_insert((now, 0));
+        if now - window.0 >= UPVOTE_WINDOW_MS as i64 {
+            *window = (now, 0);
+        }
+        window.1 += 1;
+        if window.1 > MAX_UPVOTES_PER_WINDOW {
+            return Err(DomainError::RateLimited("too many upvotes; wait a few seconds".into()));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -57,7 +82,12 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn create(&self, session: &Session, credentials: &Credentials) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        definition: &SessionDefinition,
+        session: &Session,
+        credentials: &Credentials,
+    ) -> Result<(), StoreError> {
         let mut inner = self.lock();
         if inner.codes.contains_key(&session.code) {
             return Err(StoreError::CodeTaken);
@@ -66,19 +96,42 @@ impl Store for MemoryStore {
         inner.sessions.insert(
             session.id.clone(),
             Entry {
+                definition: definition.clone(),
                 session: session.clone(),
                 credentials: credentials.clone(),
                 events: VecDeque::new(),
                 participants: HashMap::new(),
                 cmds: HashMap::new(),
                 presence: HashMap::new(),
+                upvoters: HashMap::new(),
+                vote_windows: HashMap::new(),
             },
         );
         Ok(())
     }
 
-    async fn load(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        Ok(self.lock().sessions.get(id).map(|e| e.session.clone()))
+    async fn snapshot(&self, id: &str, viewer: Option<&str>) -> Result<Option<Snapshot>, StoreError> {
+        let inner = self.lock();
+        let Some(e) = inner.sessions.get(id) else { return Ok(None) };
+        let mut session = e.session.clone();
+        session.questions.askers.clear();
+        session.questions.open_by.clear();
+        let upvotes = e.upvoters.iter().map(|(q, u)| (q.clone(), u.len() as u64)).collect();
+        let upvoted = match viewer {
+            Some(p) => e.upvoters.iter().filter(|(_, u)| u.contains(p)).map(|(q, _)| q.clone()).collect(),
+            None => HashSet::new(),
+        };
+        Ok(Some(Snapshot { definition: e.definition.clone(), session, upvotes, upvoted }))
+    }
+
+    async fn seq(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock().sessions.get(id).map(|e| e.session.seq))
+    }
+
+    async fn upvote_counts(&self, id: &str) -> Result<HashMap<String, u64>, StoreError> {
+        let inner = self.lock();
+        let e = inner.sessions.get(id).ok_or(StoreError::NotFound)?;
+        Ok(e.upvoters.iter().map(|(q, u)| (q.clone(), u.len() as u64)).collect())
     }
 
     async fn credentials(&self, id: &str) -> Result<Option<Credentials>, StoreError> {
@@ -91,7 +144,7 @@ impl Store for MemoryStore {
 
     async fn list(&self) -> Result<Vec<SessionSummary>, StoreError> {
         let mut all: Vec<SessionSummary> =
-            self.lock().sessions.values().map(|e| SessionSummary::from(&e.session)).collect();
+            self.lock().sessions.values().map(|e| SessionSummary::new(&e.session, &e.definition)).collect();
         all.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         Ok(all)
     }
@@ -115,35 +168,58 @@ impl Store for MemoryStore {
         &self,
         id: &str,
         cmd_id: &str,
-        role: Role,
+        actor: &Actor,
         command: &Command,
         now: i64,
     ) -> Result<Applied, StoreError> {
         let mut inner = self.lock();
         let entry = inner.sessions.get_mut(id).ok_or(StoreError::NotFound)?;
-        {
-            let clock = Instant::now();
-            entry.cmds.retain(|_, (_, until)| *until > clock);
-            if let Some((seq, _)) = entry.cmds.get(cmd_id) {
-                return Ok(Applied::Duplicate { seq: *seq });
-            }
-            let mut next = entry.session.clone();
-            let events = next.handle(role, command, now)?;
-            entry.session = next;
-            for e in &events {
-                if entry.events.len() == EVENT_LOG_LEN {
-                    entry.events.pop_front();
-                }
-                entry.events.push_back(e.clone());
-            }
-            let seq = entry.session.seq;
-            entry.cmds.insert(cmd_id.to_owned(), (seq, clock + Duration::from_secs(CMD_ID_TTL_SECS)));
-            // Published under the lock, so the feed carries every session's events in order.
-            if !events.is_empty() {
-                let _ = self.feed.send(Feed::Events { session: id.into(), events: Arc::new(events.clone()) });
-            }
-            Ok(Applied::New { seq, events })
+        let clock = Instant::now();
+        entry.cmds.retain(|_, (_, _, until)| *until > clock);
+        if let Some((seq, reply, _)) = entry.cmds.get(cmd_id) {
+            return Ok(Applied::Duplicate { seq: *seq, reply: reply.clone() });
         }
+        let forget_at = clock + Duration::from_secs(CMD_ID_TTL_SECS);
+        if let Some((question, up)) = command.vote() {
+            entry.session.check_vote(actor, command)?;
+            let participant = actor.participant.clone().unwrap_or_default();
+            entry.take_vote(&participant, now)?;
+            let voters = entry.upvoters.entry(question.to_owned()).or_default();
+            let changed = if up { voters.insert(participant) } else { voters.remove(&participant) };
+            let count = entry.count(question);
+            let seq = entry.session.seq;
+            let reply = Some(Reply::Upvote { question: question.to_owned(), upvotes: count, upvoted: up });
+            entry.cmds.insert(cmd_id.to_owned(), (seq, reply.clone(), forget_at));
+            if changed {
+                self.publish(Feed::Upvotes { session: id.into(), question: question.into(), count });
+            }
+            return Ok(Applied::New { seq, events: vec![], reply });
+        }
+        // The rules change nothing when they refuse, so the session is decided in place.
+        let decision = entry.session.handle(actor, command, now)?;
+        let mut events = Vec::with_capacity(decision.events.len());
+        for event in decision.events {
+            if let Event::Question(QuestionEvent::Merged { question, into }) = &event {
+                let moved = entry.upvoters.remove(question).unwrap_or_default();
+                entry.upvoters.entry(into.clone()).or_default().extend(moved);
+                let count = entry.count(into);
+                self.publish(Feed::Upvotes { session: id.into(), question: into.as_str().into(), count });
+            }
+            entry.session.seq += 1;
+            let e = Sequenced { seq: entry.session.seq, event };
+            if entry.events.len() == EVENT_LOG_LEN {
+                entry.events.pop_front();
+            }
+            entry.events.push_back(e.clone());
+            events.push(e);
+        }
+        let seq = entry.session.seq;
+        entry.cmds.insert(cmd_id.to_owned(), (seq, decision.reply.clone(), forget_at));
+        // Published under the lock, so the feed carries every session's events in order.
+        if !events.is_empty() {
+            self.publish(Feed::Events { session: id.into(), events: Arc::new(events.clone()) });
+        }
+        Ok(Applied::New { seq, events, reply: decision.reply })
     }
 
     async fn events_since(&self, id: &str, since: u64) -> Result<Option<Vec<Sequenced>>, StoreError> {

@@ -1,18 +1,24 @@
 //! Where sessions live: the [`Store`] trait and its two implementations, Redis (production,
 //! shared by several instances) and memory (one process, the embedded default).
 //!
-//! A store applies a command atomically: it loads the session, lets the domain decide, and
-//! writes the new state, the events (kept in a bounded per-session log for resync) and the
-//! command id (kept [`CMD_ID_TTL_SECS`] for retries) together, or not at all. Every applied
-//! batch of events is published on the store's [`Feed`], which every instance reads.
+//! A store applies a command atomically: it loads the parts of the session the command touches
+//! ([`crate::domain::Footprint`]), lets the domain decide, and writes the changed parts, the
+//! events (numbered from the session's one `seq` counter, kept in a bounded log for resync) and
+//! the command id with its reply (kept [`CMD_ID_TTL_SECS`] for retries) together, or not at all.
+//! Every applied batch of events is published on the store's [`Feed`], which every instance
+//! reads.
+//!
+//! Upvotes are not events: each question's upvoters are a set of their own, changed with the
+//! count in one step whose cost does not depend on the room, and the new count is published on
+//! the feed for the hubs to coalesce.
 
 pub mod memory;
 pub mod redis;
 
-use crate::domain::session::Sequenced;
-use crate::domain::{Command, DomainError, Role, Session};
+use crate::domain::{Actor, Command, DomainError, Reply, Sequenced, Session, SessionDefinition};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -63,17 +69,35 @@ pub struct Participant {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
     /// Applied now; these are its events (possibly none).
-    New { seq: u64, events: Vec<Sequenced> },
-    /// The id was applied before; `seq` is what it was acknowledged with.
-    Duplicate { seq: u64 },
+    New { seq: u64, events: Vec<Sequenced>, reply: Option<Reply> },
+    /// The id was applied before; `seq` and `reply` are what it was acknowledged with.
+    Duplicate { seq: u64, reply: Option<Reply> },
 }
 
 impl Applied {
     pub fn seq(&self) -> u64 {
         match self {
-            Applied::New { seq, .. } | Applied::Duplicate { seq } => *seq,
+            Applied::New { seq, .. } | Applied::Duplicate { seq, .. } => *seq,
         }
     }
+
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Applied::New { reply, .. } | Applied::Duplicate { reply, .. } => reply.as_ref(),
+        }
+    }
+}
+
+/// Everything a view of the session is made from, read at one `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub definition: SessionDefinition,
+    /// The whole session, with every question (askers' records and counters left out).
+    pub session: Session,
+    /// Upvotes per question.
+    pub upvotes: HashMap<String, u64>,
+    /// The questions the viewing participant upvoted (empty for other viewers).
+    pub upvoted: HashSet<String>,
 }
 
 /// What every instance hears of every session.
@@ -91,6 +115,12 @@ pub enum Feed {
         connected: u64,
         participants: u64,
     },
+    /// A question's upvote count changed; hubs coalesce these into `upvotes` frames.
+    Upvotes {
+        session: Arc<str>,
+        question: Arc<str>,
+        count: u64,
+    },
     /// The feed may have missed messages (reconnect to Redis, or the reader lagged): every
     /// hub must check its `seq` against the store.
     Gap,
@@ -106,13 +136,13 @@ pub struct SessionSummary {
     pub seq: u64,
 }
 
-impl From<&Session> for SessionSummary {
-    fn from(s: &Session) -> Self {
+impl SessionSummary {
+    pub fn new(s: &Session, definition: &SessionDefinition) -> Self {
         Self {
             id: s.id.clone(),
             code: s.code.clone(),
-            title: s.definition.title.clone(),
-            phase: s.phase,
+            title: definition.title.clone(),
+            phase: s.agenda.phase,
             created_at: s.created_at,
             seq: s.seq,
         }
@@ -122,19 +152,31 @@ impl From<&Session> for SessionSummary {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a new session; [`StoreError::CodeTaken`] when its code is in use.
-    async fn create(&self, session: &Session, credentials: &Credentials) -> Result<(), StoreError>;
-    async fn load(&self, id: &str) -> Result<Option<Session>, StoreError>;
+    async fn create(
+        &self,
+        definition: &SessionDefinition,
+        session: &Session,
+        credentials: &Credentials,
+    ) -> Result<(), StoreError>;
+    /// Everything a view needs, at one `seq`; `viewer` is a participant's public id (for the
+    /// questions they upvoted).
+    async fn snapshot(&self, id: &str, viewer: Option<&str>) -> Result<Option<Snapshot>, StoreError>;
+    /// The session's last `seq`, or `None` when there is no such session.
+    async fn seq(&self, id: &str) -> Result<Option<u64>, StoreError>;
+    /// Every question's upvote count (for hubs that may have missed some).
+    async fn upvote_counts(&self, id: &str) -> Result<HashMap<String, u64>, StoreError>;
     async fn credentials(&self, id: &str) -> Result<Option<Credentials>, StoreError>;
     async fn resolve_code(&self, code: &str) -> Result<Option<String>, StoreError>;
     async fn list(&self) -> Result<Vec<SessionSummary>, StoreError>;
     /// Deletes the session and all its keys; false when there was none.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
-    /// Applies `command` once per `cmd_id`, atomically, and publishes its events.
+    /// Applies `command` once per `cmd_id`, atomically, and publishes its events (or, for an
+    /// upvote, the new count).
     async fn apply(
         &self,
         id: &str,
         cmd_id: &str,
-        role: Role,
+        actor: &Actor,
         command: &Command,
         now: i64,
     ) -> Result<Applied, StoreError>;

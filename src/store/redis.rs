@@ -2,27 +2,43 @@
 //! module that speaks to Redis.
 //!
 //! Keys of one session share the hash tag `{id}`, so they sit on one Redis Cluster slot and a
-//! script may touch them all: `palabre:{id}:state` (the session, JSON), `:seq` (its last
-//! `seq`, read by the apply script), `:events` (a stream, entry id `<seq>-0`, trimmed to
-//! about [`EVENT_LOG_LEN`]), `:auth`, `:participants`, `:presence`, and `:cmd:<uuid>` (the
-//! `seq` a command was acknowledged with, expiring after [`CMD_ID_TTL_SECS`]). Outside the
-//! tag: `palabre:code:<code>` → id, and the set `palabre:sessions`.
+//! script may touch them all (`palabre:{id}:…`):
+//! - `def` the definition (JSON, written once), `core` the small part of the state (agenda,
+//!   highlight, drafts' status: JSON), `floor` the list of speakers (JSON);
+//! - `questions` (hash: id → JSON), `askers` (hash: participant → what they asked lately),
+//!   `counts` (hash: open questions, in all and per participant), `upvotes` (hash: question →
+//!   count), `up:<question>` (set of the participants who upvote it), `rate:<participant>`
+//!   (upvotes in the current window, expiring);
+//! - `seq` (the one counter every event takes its number from), `events` (a stream, entry id
+//!   `<seq>-0`, trimmed to about [`EVENT_LOG_LEN`]), `cmd:<uuid>` (`<seq>|<reply>` a command was
+//!   acknowledged with, expiring after [`CMD_ID_TTL_SECS`]);
+//! - `auth`, `participants`, `presence`.
 //!
-//! A command is applied by optimistic concurrency: read the state, let the domain decide,
-//! then a script writes state, seq, events and command id and publishes, only if `seq` has
-//! not moved meanwhile; otherwise read again and retry. Two instances racing on one session
-//! therefore never lose an update, and the order of events is the order of `seq`.
+//! Outside the tag: `palabre:code:<code>` → id, and the set `palabre:sessions`.
+//!
+//! A command is applied by optimistic concurrency on the parts it touches: read them, let the
+//! domain decide, then one script checks that each part is still as read, writes the changed
+//! ones, takes the events' numbers from `seq`, logs, remembers the command id and publishes; if
+//! a part moved meanwhile, read again and retry. Two questions asked at once touch different
+//! parts and do not collide; an agenda move and an ask collide on `core` and one retries. An
+//! upvote is one script of its own (set, count, rate window, publish), checked against the core
+//! and the question as read: its cost does not grow with the number of questions or upvoters.
 
 use super::memory::retained_since;
-use super::{Applied, Credentials, Feed, Participant, SessionSummary, Store, StoreError};
+use super::{Applied, Credentials, Feed, Participant, SessionSummary, Snapshot, Store, StoreError};
 use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, FEED_CAPACITY, MAX_PARTICIPANTS, PRESENCE_TTL_MS};
-use crate::domain::session::Sequenced;
-use crate::domain::{Command, Role, Session};
+use crate::domain::agenda::Agenda;
+use crate::domain::floor::Floor;
+use crate::domain::questions::{Asker, Questions, MAX_OPEN_PER_PARTICIPANT, MAX_OPEN_QUESTIONS};
+use crate::domain::questions::{MAX_UPVOTES_PER_WINDOW, UPVOTE_WINDOW_MS};
+use crate::domain::{Actor, Command, DomainError, DraftState, Event, Question, QuestionEvent, Reply, Sequenced};
+use crate::domain::{Session, SessionDefinition, Settings};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -46,22 +62,221 @@ enum Wire {
     Events { s: String, e: Vec<Sequenced> },
     Deleted { s: String },
     Presence { s: String, c: u64, p: u64 },
+    Up { s: String, q: String, n: u64 },
 }
 
+/// The small part of a session kept in `core`: everything but the definition, the questions
+/// and the list of speakers.
+#[derive(Serialize, Deserialize)]
+struct Core {
+    id: String,
+    code: String,
+    created_at: i64,
+    settings: Settings,
+    agenda: Agenda,
+    highlighted: Option<String>,
+    drafts: Vec<DraftState>,
+}
+
+impl Core {
+    fn of(s: &Session) -> Self {
+        Core {
+            id: s.id.clone(),
+            code: s.code.clone(),
+            created_at: s.created_at,
+            settings: s.settings,
+            agenda: s.agenda.clone(),
+            highlighted: s.questions.highlighted.clone(),
+            drafts: s.drafts.clone(),
+        }
+    }
+
+    fn into_session(self, seq: u64) -> Session {
+        Session {
+            id: self.id,
+            code: self.code,
+            created_at: self.created_at,
+            settings: self.settings,
+            seq,
+            agenda: self.agenda,
+            questions: Questions { highlighted: self.highlighted, ..Questions::default() },
+            floor: Floor::default(),
+            drafts: self.drafts,
+        }
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(corrupt)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(corrupt)
+}
+
+/// A command id's record: `<seq>|<reply JSON or nothing>`.
+fn parse_done(raw: &str) -> Result<Applied, StoreError> {
+    let (seq, reply) = raw.split_once('|').unwrap_or((raw, ""));
+    let seq = seq.parse().map_err(|_| StoreError::Corrupt("a command record without its seq".into()))?;
+    let reply = if reply.is_empty() { None } else { Some(parse(reply)?) };
+    Ok(Applied::Duplicate { seq, reply })
+}
+
+/// One part of the state a command read, and what to write back.
+struct Slot {
+    key: String,
+    /// A hash field, or empty for a plain key.
+    field: String,
+    read: Option<String>,
+    write: Option<String>,
+}
+
+impl Slot {
+    fn new(key: String, field: &str, read: Option<String>, now: Option<String>) -> Self {
+        let write = if now == read { None } else { now };
+        Slot { key, field: field.to_owned(), read, write }
+    }
+}
+
+/// The parts a command touches, as read.
+struct Loaded {
+    core: String,
+    questions: BTreeMap<String, Option<String>>,
+    asker: Option<(String, Option<String>)>,
+    floor: Option<Option<String>>,
+    open_total: i64,
+    open_mine: Option<(String, i64)>,
+    done: Option<String>,
+}
+
+/// Applies a decided command. KEYS: seq, events, cmd, counts, upvotes, then one key per slot,
+/// then (for a merge) the two upvoter sets. ARGV: cmd TTL, channel, session id, log length,
+/// reply, slot count, counter count, event count, merge ('' or 1), then per slot (field, expected,
+/// new), per counter (field, delta, max), per event its JSON, and for a merge (from, into).
+/// Expected is `-` (absent) or `=<raw>`; new is `` (unchanged), `=<raw>` or `x` (delete).
+/// Every check comes before any write, so a refusal writes nothing.
 const APPLY: &str = r#"
-local cur = redis.call('GET', KEYS[1])
-if not cur then return {'missing'} end
-local done = redis.call('GET', KEYS[4])
+local done = redis.call('GET', KEYS[3])
 if done then return {'dup', done} end
-if cur ~= ARGV[1] then return {'retry'} end
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('SET', KEYS[1], ARGV[3])
-for i = 8, #ARGV, 2 do
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], ARGV[i] .. '-0', 'e', ARGV[i + 1])
+local ns, nc, ne = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local a = 10
+local reads = {}
+for i = 1, ns do
+  local k, f, want = KEYS[5 + i], ARGV[a], ARGV[a + 1]
+  local cur
+  if f == '' then cur = redis.call('GET', k) else cur = redis.call('HGET', k, f) end
+  if i == 1 and not cur then return {'missing'} end
+  if want == '-' then
+    if cur then return {'retry'} end
+  elseif (not cur) or ('=' .. cur) ~= want then
+    return {'retry'}
+  end
+  a = a + 3
 end
-redis.call('SET', KEYS[4], ARGV[3], 'EX', ARGV[4])
-if #ARGV >= 8 then redis.call('PUBLISH', ARGV[5], ARGV[6]) end
-return {'ok'}
+local ca = a
+for i = 1, nc do
+  local delta, max = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  if delta > 0 and max >= 0 then
+    local cur = tonumber(redis.call('HGET', KEYS[4], ARGV[a]) or '0')
+    if cur + delta > max then return {'full', ARGV[a]} end
+  end
+  a = a + 3
+end
+local ea = a
+a = 10
+for i = 1, ns do
+  local k, f, new = KEYS[5 + i], ARGV[a], ARGV[a + 2]
+  if new ~= '' then
+    if new == 'x' then
+      if f == '' then redis.call('DEL', k) else redis.call('HDEL', k, f) end
+    elseif f == '' then redis.call('SET', k, string.sub(new, 2))
+    else redis.call('HSET', k, f, string.sub(new, 2)) end
+  end
+  a = a + 3
+end
+a = ca
+for i = 1, nc do
+  local n = redis.call('HINCRBY', KEYS[4], ARGV[a], ARGV[a + 1])
+  if n == 0 then redis.call('HDEL', KEYS[4], ARGV[a]) end
+  a = a + 3
+end
+a = ea
+local entries = {}
+local first, last = nil, nil
+for i = 1, ne do
+  last = redis.call('INCR', KEYS[1])
+  if not first then first = last end
+  local entry = '{"seq":' .. last .. ',"event":' .. ARGV[a] .. '}'
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], last .. '-0', 'e', entry)
+  entries[#entries + 1] = entry
+  a = a + 1
+end
+if not last then
+  last = tonumber(redis.call('GET', KEYS[1]) or '0')
+  first = last + 1
+end
+if ARGV[9] ~= '' then
+  local from, into = ARGV[a], ARGV[a + 1]
+  local fk, ik = KEYS[#KEYS - 1], KEYS[#KEYS]
+  redis.call('SUNIONSTORE', ik, ik, fk)
+  redis.call('DEL', fk)
+  redis.call('HDEL', KEYS[5], from)
+  local n = redis.call('SCARD', ik)
+  if n > 0 then redis.call('HSET', KEYS[5], into, n) end
+  redis.call('PUBLISH', ARGV[2], '{"t":"up","s":"' .. ARGV[3] .. '","q":"' .. into .. '","n":' .. n .. '}')
+end
+redis.call('SET', KEYS[3], last .. '|' .. ARGV[5], 'EX', ARGV[1])
+if ne > 0 then
+  redis.call('PUBLISH', ARGV[2], '{"t":"events","s":"' .. ARGV[3] .. '","e":[' .. table.concat(entries, ',') .. ']}')
+end
+return {'ok', tostring(first), tostring(last)}
+"#;
+
+/// An upvote or unvote, checked against the state it was decided on. KEYS: seq, cmd, core,
+/// questions, upvotes, the question's upvoter set, the participant's rate window. ARGV: cmd
+/// TTL, channel, session id, question id, participant id, core as read, question as read,
+/// 1 (upvote) or 0, rate limit, rate window (ms).
+const VOTE: &str = r#"
+local done = redis.call('GET', KEYS[2])
+if done then return {'dup', done} end
+local core = redis.call('GET', KEYS[3])
+if not core then return {'missing'} end
+if core ~= ARGV[6] or redis.call('HGET', KEYS[4], ARGV[4]) ~= ARGV[7] then return {'retry'} end
+local used = redis.call('INCR', KEYS[7])
+if used == 1 then redis.call('PEXPIRE', KEYS[7], ARGV[10]) end
+if used > tonumber(ARGV[9]) then return {'rate'} end
+local up = ARGV[8] == '1'
+local changed
+if up then changed = redis.call('SADD', KEYS[6], ARGV[5]) else changed = redis.call('SREM', KEYS[6], ARGV[5]) end
+local n
+if changed == 1 then
+  n = redis.call('HINCRBY', KEYS[5], ARGV[4], up and 1 or -1)
+else
+  n = tonumber(redis.call('HGET', KEYS[5], ARGV[4]) or '0')
+end
+local seq = redis.call('GET', KEYS[1]) or '0'
+local reply = '{"reply":"upvote","question":"' .. ARGV[4] .. '","upvotes":' .. n .. ',"upvoted":' .. (up and 'true' or 'false') .. '}'
+redis.call('SET', KEYS[2], seq .. '|' .. reply, 'EX', ARGV[1])
+if changed == 1 then
+  redis.call('PUBLISH', ARGV[2], '{"t":"up","s":"' .. ARGV[3] .. '","q":"' .. ARGV[4] .. '","n":' .. n .. '}')
+end
+return {'ok', seq, reply}
+"#;
+
+/// Everything a view needs, read at one `seq`. KEYS: seq, core, def, floor, questions,
+/// upvotes. ARGV: the viewing participant's id ('' for none), the prefix of upvoter sets.
+const SNAPSHOT: &str = r#"
+local core = redis.call('GET', KEYS[2])
+if not core then return {} end
+local qs = redis.call('HGETALL', KEYS[5])
+local upvoted = {}
+if ARGV[1] ~= '' then
+  for i = 1, #qs, 2 do
+    if redis.call('SISMEMBER', ARGV[2] .. qs[i], ARGV[1]) == 1 then upvoted[#upvoted + 1] = qs[i] end
+  end
+end
+return {redis.call('GET', KEYS[1]) or '0', core, redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[4]) or '',
+        qs, redis.call('HGETALL', KEYS[6]), upvoted}
 "#;
 
 const JOIN: &str = r#"
@@ -94,6 +309,8 @@ return {c, p}
 pub struct RedisStore {
     conn: ConnectionManager,
     apply: Script,
+    vote: Script,
+    snapshot: Script,
     join: Script,
     presence: Script,
     feed: broadcast::Sender<Feed>,
@@ -107,6 +324,10 @@ impl Drop for RedisStore {
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
+    if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ResponseError) {
+        // A script or command refused by Redis: a bug, not an outage.
+        return StoreError::Corrupt(e.to_string());
+    }
     StoreError::Unavailable(e.to_string())
 }
 
@@ -137,6 +358,8 @@ impl RedisStore {
         Ok(Self {
             conn,
             apply: Script::new(APPLY),
+            vote: Script::new(VOTE),
+            snapshot: Script::new(SNAPSHOT),
             join: Script::new(JOIN),
             presence: Script::new(PRESENCE),
             feed,
@@ -184,6 +407,9 @@ async fn listen(client: redis::Client, feed: broadcast::Sender<Feed>, ready: tok
                             Ok(Wire::Presence { s, c, p }) => {
                                 let _ = feed.send(Feed::Presence { session: s.into(), connected: c, participants: p });
                             }
+                            Ok(Wire::Up { s, q, n }) => {
+                                let _ = feed.send(Feed::Upvotes { session: s.into(), question: q.into(), count: n });
+                            }
                             Err(e) => tracing::warn!(error = %e, "unreadable message on the feed channel"),
                         }
                     }
@@ -198,9 +424,185 @@ async fn listen(client: redis::Client, feed: broadcast::Sender<Feed>, ready: tok
     }
 }
 
+impl RedisStore {
+    /// Reads the parts `command` touches (and whether its id was applied already).
+    async fn load_parts(
+        &self,
+        id: &str,
+        cmd_key: &str,
+        actor: &Actor,
+        command: &Command,
+    ) -> Result<Loaded, StoreError> {
+        let footprint = command.footprint(actor);
+        let mut pipe = redis::pipe();
+        pipe.get(cmd_key).get(key(id, "core")).hget(key(id, "counts"), "open");
+        for q in &footprint.questions {
+            pipe.hget(key(id, "questions"), q);
+        }
+        if let Some(p) = &footprint.asker {
+            pipe.hget(key(id, "askers"), p).hget(key(id, "counts"), format!("open:{p}"));
+        }
+        if footprint.floor {
+            pipe.get(key(id, "floor"));
+        }
+        let mut values: std::vec::IntoIter<redis::Value> =
+            pipe.query_async::<Vec<redis::Value>>(&mut self.conn()).await.map_err(unavailable)?.into_iter();
+        let mut next = || -> Result<Option<String>, StoreError> {
+            let v = values.next().ok_or_else(|| StoreError::Corrupt("a short reply".into()))?;
+            redis::from_redis_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        let done = next()?;
+        let core = next()?;
+        let open_total = next()?.and_then(|n| n.parse().ok()).unwrap_or(0);
+        let mut questions = BTreeMap::new();
+        for q in &footprint.questions {
+            questions.insert(q.clone(), next()?);
+        }
+        let (asker, open_mine) = match &footprint.asker {
+            Some(p) => {
+                let raw = next()?;
+                let open = next()?.and_then(|n| n.parse().ok()).unwrap_or(0);
+                (Some((p.clone(), raw)), Some((p.clone(), open)))
+            }
+            None => (None, None),
+        };
+        let floor = if footprint.floor { Some(next()?) } else { None };
+        let core = match (core, &done) {
+            (Some(c), _) => c,
+            // A deleted session answers NotFound even to a retry of a command it once applied.
+            (None, _) => return Err(StoreError::NotFound),
+        };
+        Ok(Loaded { core, questions, asker, floor, open_total, open_mine, done })
+    }
+
+    /// The session the loaded parts make up.
+    fn assemble(loaded: &Loaded) -> Result<Session, StoreError> {
+        let mut session = parse::<Core>(&loaded.core)?.into_session(0);
+        for (id, raw) in &loaded.questions {
+            if let Some(raw) = raw {
+                session.questions.items.insert(id.clone(), parse::<Question>(raw)?);
+            }
+        }
+        if let Some((p, raw)) = &loaded.asker {
+            let asker = raw.as_deref().map(parse::<Asker>).transpose()?.unwrap_or_default();
+            session.questions.askers.insert(p.clone(), asker);
+        }
+        if let Some(Some(raw)) = &loaded.floor {
+            session.floor = parse(raw)?;
+        }
+        session.questions.open_total = loaded.open_total;
+        if let Some((p, n)) = &loaded.open_mine {
+            session.questions.open_by.insert(p.clone(), *n);
+        }
+        Ok(session)
+    }
+
+    /// The parts to check and write back after the domain changed `after`.
+    fn slots(id: &str, loaded: &Loaded, after: &Session) -> Result<Vec<Slot>, StoreError> {
+        let mut slots = vec![Slot::new(key(id, "core"), "", Some(loaded.core.clone()), Some(json(&Core::of(after))?))];
+        for (q, read) in &loaded.questions {
+            let now = after.questions.items.get(q).map(json).transpose()?;
+            slots.push(Slot::new(key(id, "questions"), q, read.clone(), now));
+        }
+        if let Some((p, read)) = &loaded.asker {
+            let now = after.questions.askers.get(p).map(json).transpose()?;
+            slots.push(Slot::new(key(id, "askers"), p, read.clone(), now));
+        }
+        if let Some(read) = &loaded.floor {
+            slots.push(Slot::new(key(id, "floor"), "", read.clone(), Some(json(&after.floor)?)));
+        }
+        Ok(slots)
+    }
+
+    /// Changes of the open-question counters, with the cap each may not pass.
+    fn counters(before: &Session, after: &Session) -> Vec<(String, i64, i64)> {
+        let mut out = Vec::new();
+        let total = after.questions.open_total - before.questions.open_total;
+        if total != 0 {
+            out.push(("open".to_owned(), total, MAX_OPEN_QUESTIONS));
+        }
+        let people: HashSet<&String> = before.questions.open_by.keys().chain(after.questions.open_by.keys()).collect();
+        for p in people {
+            let delta = after.questions.open_by.get(p).copied().unwrap_or(0)
+                - before.questions.open_by.get(p).copied().unwrap_or(0);
+            if delta != 0 {
+                out.push((format!("open:{p}"), delta, MAX_OPEN_PER_PARTICIPANT));
+            }
+        }
+        out
+    }
+
+    async fn apply_vote(
+        &self,
+        id: &str,
+        cmd_key: &str,
+        actor: &Actor,
+        command: &Command,
+        question: &str,
+        up: bool,
+    ) -> Result<Applied, StoreError> {
+        let participant = actor.participant.clone().unwrap_or_default();
+        for attempt in 0..MAX_ATTEMPTS {
+            let loaded = self.load_parts(id, cmd_key, actor, command).await?;
+            if let Some(done) = &loaded.done {
+                return parse_done(done);
+            }
+            Self::assemble(&loaded)?.check_vote(actor, command)?;
+            let read = loaded.questions.get(question).cloned().flatten().unwrap_or_default();
+            let reply: Vec<String> = self
+                .vote
+                .key(key(id, "seq"))
+                .key(cmd_key)
+                .key(key(id, "core"))
+                .key(key(id, "questions"))
+                .key(key(id, "upvotes"))
+                .key(key(id, &format!("up:{question}")))
+                .key(key(id, &format!("rate:{participant}")))
+                .arg(CMD_ID_TTL_SECS)
+                .arg(CHANNEL)
+                .arg(id)
+                .arg(question)
+                .arg(&participant)
+                .arg(&loaded.core)
+                .arg(read)
+                .arg(if up { "1" } else { "0" })
+                .arg(MAX_UPVOTES_PER_WINDOW)
+                .arg(UPVOTE_WINDOW_MS)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
+            match reply.first().map(String::as_str) {
+                Some("ok") => {
+                    let seq = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let reply = reply.get(2).map(|r| parse::<Reply>(r)).transpose()?;
+                    return Ok(Applied::New { seq, events: vec![], reply });
+                }
+                Some("dup") => return parse_done(reply.get(1).map_or("", String::as_str)),
+                Some("rate") => {
+                    return Err(DomainError::RateLimited("too many upvotes; wait a few seconds".into()).into())
+                }
+                Some("missing") => return Err(StoreError::NotFound),
+                _ => pause(attempt).await,
+            }
+        }
+        Err(StoreError::Contention)
+    }
+}
+
+/// A short random pause before reading again, so racing instances do not collide in lockstep.
+async fn pause(attempt: usize) {
+    let ms = rand::random_range(0..=(attempt as u64).min(20));
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
 #[async_trait]
 impl Store for RedisStore {
-    async fn create(&self, session: &Session, credentials: &Credentials) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        definition: &SessionDefinition,
+        session: &Session,
+        credentials: &Credentials,
+    ) -> Result<(), StoreError> {
         let mut c = self.conn();
         let reserved: bool = redis::cmd("SET")
             .arg(code_key(&session.code))
@@ -213,27 +615,65 @@ impl Store for RedisStore {
         if !reserved {
             return Err(StoreError::CodeTaken);
         }
-        let state = serde_json::to_string(session).map_err(corrupt)?;
-        let auth = serde_json::to_string(credentials).map_err(corrupt)?;
         redis::pipe()
             .atomic()
-            .set(key(&session.id, "state"), state)
+            .set(key(&session.id, "def"), json(definition)?)
+            .set(key(&session.id, "core"), json(&Core::of(session))?)
+            .set(key(&session.id, "floor"), json(&session.floor)?)
             .set(key(&session.id, "seq"), session.seq)
-            .set(key(&session.id, "auth"), auth)
+            .set(key(&session.id, "auth"), json(credentials)?)
             .sadd(SESSIONS, &session.id)
             .query_async::<()>(&mut c)
             .await
             .map_err(unavailable)
     }
 
-    async fn load(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        let raw: Option<String> = self.conn().get(key(id, "state")).await.map_err(unavailable)?;
-        raw.map(|r| serde_json::from_str(&r).map_err(corrupt)).transpose()
+    async fn snapshot(&self, id: &str, viewer: Option<&str>) -> Result<Option<Snapshot>, StoreError> {
+        type Reply = (String, String, String, String, Vec<(String, String)>, Vec<(String, u64)>, Vec<String>);
+        let raw: Vec<redis::Value> = self
+            .snapshot
+            .key(key(id, "seq"))
+            .key(key(id, "core"))
+            .key(key(id, "def"))
+            .key(key(id, "floor"))
+            .key(key(id, "questions"))
+            .key(key(id, "upvotes"))
+            .arg(viewer.unwrap_or(""))
+            .arg(key(id, "up:"))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let (seq, core, def, floor, questions, upvotes, upvoted): Reply =
+            redis::from_redis_value(redis::Value::Array(raw)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut session = parse::<Core>(&core)?.into_session(seq.parse().unwrap_or(0));
+        if !floor.is_empty() {
+            session.floor = parse(&floor)?;
+        }
+        for (qid, q) in questions {
+            session.questions.items.insert(qid, parse(&q)?);
+        }
+        Ok(Some(Snapshot {
+            definition: parse(&def)?,
+            session,
+            upvotes: upvotes.into_iter().collect(),
+            upvoted: upvoted.into_iter().collect(),
+        }))
+    }
+
+    async fn seq(&self, id: &str) -> Result<Option<u64>, StoreError> {
+        self.conn().get(key(id, "seq")).await.map_err(unavailable)
+    }
+
+    async fn upvote_counts(&self, id: &str) -> Result<HashMap<String, u64>, StoreError> {
+        self.conn().hgetall(key(id, "upvotes")).await.map_err(unavailable)
     }
 
     async fn credentials(&self, id: &str) -> Result<Option<Credentials>, StoreError> {
         let raw: Option<String> = self.conn().get(key(id, "auth")).await.map_err(unavailable)?;
-        raw.map(|r| serde_json::from_str(&r).map_err(corrupt)).transpose()
+        raw.map(|r| parse(&r)).transpose()
     }
 
     async fn resolve_code(&self, code: &str) -> Result<Option<String>, StoreError> {
@@ -245,8 +685,16 @@ impl Store for RedisStore {
         let ids: Vec<String> = c.smembers(SESSIONS).await.map_err(unavailable)?;
         let mut all = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(s) = self.load(&id).await? {
-                all.push(SessionSummary::from(&s));
+            let (core, def, seq): (Option<String>, Option<String>, Option<u64>) = redis::pipe()
+                .get(key(&id, "core"))
+                .get(key(&id, "def"))
+                .get(key(&id, "seq"))
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            if let (Some(core), Some(def)) = (core, def) {
+                let session = parse::<Core>(&core)?.into_session(seq.unwrap_or(0));
+                all.push(SessionSummary::new(&session, &parse(&def)?));
             }
         }
         all.sort_by_key(|s| std::cmp::Reverse(s.created_at));
@@ -254,23 +702,35 @@ impl Store for RedisStore {
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let Some(session) = self.load(id).await? else {
+        let mut c = self.conn();
+        let core: Option<String> = c.get(key(id, "core")).await.map_err(unavailable)?;
+        let Some(core) = core else {
             return Ok(false);
         };
-        let wire = serde_json::to_string(&Wire::Deleted { s: id.to_owned() }).map_err(corrupt)?;
-        let mut c = self.conn();
-        let parts = ["state", "seq", "events", "auth", "participants", "presence"];
-        redis::pipe()
-            .atomic()
-            .del(parts.iter().map(|p| key(id, p)).collect::<Vec<_>>())
-            .srem(SESSIONS, id)
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(unavailable)?;
+        let code = parse::<Core>(&core)?.code;
+        let questions: Vec<String> = c.hkeys(key(id, "questions")).await.map_err(unavailable)?;
+        let wire = json(&Wire::Deleted { s: id.to_owned() })?;
+        let parts = [
+            "def",
+            "core",
+            "floor",
+            "seq",
+            "events",
+            "auth",
+            "participants",
+            "presence",
+            "questions",
+            "askers",
+            "counts",
+            "upvotes",
+        ];
+        let keys: Vec<String> =
+            parts.iter().map(|p| key(id, p)).chain(questions.iter().map(|q| key(id, &format!("up:{q}")))).collect();
+        redis::pipe().atomic().del(keys).srem(SESSIONS, id).query_async::<()>(&mut c).await.map_err(unavailable)?;
         // The code is released only if it still points here.
-        let owner: Option<String> = c.get(code_key(&session.code)).await.map_err(unavailable)?;
+        let owner: Option<String> = c.get(code_key(&code)).await.map_err(unavailable)?;
         if owner.as_deref() == Some(id) {
-            let _: () = c.del(code_key(&session.code)).await.map_err(unavailable)?;
+            let _: () = c.del(code_key(&code)).await.map_err(unavailable)?;
         }
         let _: () = c.publish(CHANNEL, wire).await.map_err(unavailable)?;
         Ok(true)
@@ -280,55 +740,77 @@ impl Store for RedisStore {
         &self,
         id: &str,
         cmd_id: &str,
-        role: Role,
+        actor: &Actor,
         command: &Command,
         now: i64,
     ) -> Result<Applied, StoreError> {
-        let mut c = self.conn();
         let cmd_key = key(id, &format!("cmd:{cmd_id}"));
+        if let Some((question, up)) = command.vote() {
+            return self.apply_vote(id, &cmd_key, actor, command, question, up).await;
+        }
         for attempt in 0..MAX_ATTEMPTS {
-            let (state, done): (Option<String>, Option<u64>) =
-                redis::pipe().get(key(id, "state")).get(&cmd_key).query_async(&mut c).await.map_err(unavailable)?;
-            // A deleted session answers NotFound even to a retry of a command it once applied.
-            let state = state.ok_or(StoreError::NotFound)?;
-            if let Some(seq) = done {
-                return Ok(Applied::Duplicate { seq });
+            let loaded = self.load_parts(id, &cmd_key, actor, command).await?;
+            if let Some(done) = &loaded.done {
+                return parse_done(done);
             }
-            let mut session: Session = serde_json::from_str(&state).map_err(corrupt)?;
-            let expected = session.seq;
-            let events = session.handle(role, command, now)?;
-            let wire = Wire::Events { s: id.to_owned(), e: events };
-            let message = serde_json::to_string(&wire).map_err(corrupt)?;
-            let Wire::Events { e: events, .. } = wire else { unreachable!("built above") };
+            let before = Self::assemble(&loaded)?;
+            let mut after = before.clone();
+            let decision = after.handle(actor, command, now)?;
+            let slots = Self::slots(id, &loaded, &after)?;
+            let counters = Self::counters(&before, &after);
+            let merge = decision.events.iter().find_map(|e| match e {
+                Event::Question(QuestionEvent::Merged { question, into }) => Some((question.clone(), into.clone())),
+                _ => None,
+            });
             let mut inv = self.apply.prepare_invoke();
-            inv.key(key(id, "seq"))
-                .key(key(id, "state"))
-                .key(key(id, "events"))
-                .key(&cmd_key)
-                .arg(expected.to_string())
-                .arg(serde_json::to_string(&session).map_err(corrupt)?)
-                .arg(session.seq.to_string())
-                .arg(CMD_ID_TTL_SECS)
-                .arg(CHANNEL)
-                .arg(message)
-                .arg(EVENT_LOG_LEN);
-            for e in &events {
-                inv.arg(e.seq).arg(serde_json::to_string(e).map_err(corrupt)?);
+            inv.key(key(id, "seq")).key(key(id, "events")).key(&cmd_key).key(key(id, "counts")).key(key(id, "upvotes"));
+            for slot in &slots {
+                inv.key(&slot.key);
             }
-            let reply: Vec<String> = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+            if let Some((from, into)) = &merge {
+                inv.key(key(id, &format!("up:{from}"))).key(key(id, &format!("up:{into}")));
+            }
+            inv.arg(CMD_ID_TTL_SECS)
+                .arg(CHANNEL)
+                .arg(id)
+                .arg(EVENT_LOG_LEN)
+                .arg(decision.reply.as_ref().map(json).transpose()?.unwrap_or_default())
+                .arg(slots.len())
+                .arg(counters.len())
+                .arg(decision.events.len())
+                .arg(if merge.is_some() { "1" } else { "" });
+            for slot in &slots {
+                let expected = slot.read.as_ref().map_or_else(|| "-".to_owned(), |r| format!("={r}"));
+                let write = match (&slot.write, &slot.read) {
+                    (Some(w), _) => format!("={w}"),
+                    (None, _) => String::new(),
+                };
+                inv.arg(&slot.field).arg(expected).arg(write);
+            }
+            for (field, delta, max) in &counters {
+                inv.arg(field).arg(delta).arg(max);
+            }
+            for e in &decision.events {
+                inv.arg(json(e)?);
+            }
+            if let Some((from, into)) = &merge {
+                inv.arg(from).arg(into);
+            }
+            let reply: Vec<String> = inv.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
             match reply.first().map(String::as_str) {
-                Some("ok") => return Ok(Applied::New { seq: session.seq, events }),
-                Some("dup") => {
-                    let seq = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-                    return Ok(Applied::Duplicate { seq });
+                Some("ok") => {
+                    let first: u64 = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let last: u64 = reply.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let events = (first..).zip(decision.events).map(|(seq, event)| Sequenced { seq, event }).collect();
+                    return Ok(Applied::New { seq: last, events, reply: decision.reply });
                 }
+                Some("dup") => return parse_done(reply.get(1).map_or("", String::as_str)),
                 Some("missing") => return Err(StoreError::NotFound),
-                _ => {
-                    // Someone else moved the session on: read it again. A short random pause
-                    // keeps racing instances from colliding in lockstep.
-                    let pause = rand::random_range(0..=(attempt as u64).min(20));
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                Some("full") => {
+                    let msg = "too many open questions; wait until some are answered";
+                    return Err(DomainError::Conflict(msg.into()).into());
                 }
+                _ => pause(attempt).await,
             }
         }
         Err(StoreError::Contention)

@@ -2,7 +2,7 @@
 //! instance that dies loses nothing.
 
 use crate::helpers::*;
-use palabre::domain::Command;
+use palabre::domain::{Actor, AgendaCommand, Command, Role};
 use serde_json::json;
 
 #[tokio::test]
@@ -152,10 +152,11 @@ async fn a_phone_that_stops_reading_is_sent_a_fresh_snapshot_not_left_behind() {
     // Far more events than the hub keeps and the socket buffers hold, applied through the
     // store by another "instance".
     let store = store(Backend::Redis).await;
-    let moderator = palabre::domain::Role::Moderator;
+    let moderator = &Actor::new(Role::Moderator);
     let mut last = 0;
     for i in 0..3000 {
-        let command = if i % 2 == 0 { Command::QaOpen } else { Command::QaClose };
+        let command =
+            if i % 2 == 0 { Command::Agenda(AgendaCommand::QaOpen) } else { Command::Agenda(AgendaCommand::QaClose) };
         let applied = store.apply(&id, &uuid::Uuid::new_v4().to_string(), moderator, &command, 0).await.expect("apply");
         last = applied.seq();
     }

@@ -6,8 +6,8 @@
 
 use crate::helpers::{store, Backend};
 use palabre::domain::definition::{RawDefinition, RawItem};
-use palabre::domain::session::Sequenced;
-use palabre::domain::{Command, DomainError, Event, Phase, Role, Session, SessionDefinition};
+use palabre::domain::{Actor, AgendaCommand, Command, DomainError, Event, Phase, Role, Sequenced, Session};
+use palabre::domain::{AgendaEvent, SessionDefinition};
 use palabre::store::{Applied, Credentials, Feed, Participant, Store, StoreError, EVENT_LOG_LEN, PRESENCE_TTL_MS};
 use std::future::Future;
 use std::sync::Arc;
@@ -73,7 +73,7 @@ conformance! {
 async fn a_created_session_loads_back_unchanged_and_is_found_by_code_credentials_and_list(store: Arc<dyn Store>) {
     let (session, credentials) = create(&store, 3).await;
 
-    let loaded = store.load(&session.id).await.expect("load");
+    let loaded = load(&store, &session.id).await;
     assert_eq!(loaded.as_ref(), Some(&session));
     assert_eq!(store.resolve_code(&session.code).await.expect("resolve"), Some(session.id.clone()));
     assert_eq!(store.credentials(&session.id).await.expect("credentials"), Some(credentials));
@@ -83,29 +83,31 @@ async fn a_created_session_loads_back_unchanged_and_is_found_by_code_credentials
         list.iter().find(|s| s.id == session.id).unwrap_or_else(|| panic!("{} missing from the list", session.id));
     assert_eq!(
         (&summary.code, &summary.title, summary.phase, summary.created_at, summary.seq),
-        (&session.code, &session.definition.title, Phase::Pending, session.created_at, 0)
+        (&session.code, &definition(3).title, Phase::Pending, session.created_at, 0)
     );
 }
 
 async fn creating_a_session_with_a_code_in_use_fails_with_code_taken(store: Arc<dyn Store>) {
     let (first, _) = create(&store, 1).await;
-    let second = Session::new(new_id(), first.code.clone(), definition(1), now_ms());
+    let second = Session::new(new_id(), first.code.clone(), &definition(1), now_ms());
 
-    let result = store.create(&second, &new_credentials()).await;
+    let result = store.create(&definition(1), &second, &new_credentials()).await;
 
     assert!(matches!(result, Err(StoreError::CodeTaken)), "got {result:?}");
-    assert_eq!(store.load(&second.id).await.expect("load"), None);
+    assert_eq!(load(&store, &second.id).await, None);
     assert_eq!(store.resolve_code(&first.code).await.expect("resolve"), Some(first.id.clone()));
-    assert_eq!(store.load(&first.id).await.expect("load"), Some(first));
+    assert_eq!(load(&store, &first.id).await, Some(first));
 }
 
 async fn a_missing_session_reads_as_none_and_refuses_writes_as_not_found(store: Arc<dyn Store>) {
     let id = new_id();
 
-    assert_eq!(store.load(&id).await.expect("load"), None);
+    assert_eq!(load(&store, &id).await, None);
     assert_eq!(store.credentials(&id).await.expect("credentials"), None);
     assert_eq!(store.resolve_code(&new_code()).await.expect("resolve"), None);
-    let applied = store.apply(&id, &new_id(), Role::Moderator, &Command::AgendaNext, now_ms()).await;
+    let applied = store
+        .apply(&id, &new_id(), &Actor::new(Role::Moderator), &Command::Agenda(AgendaCommand::Next), now_ms())
+        .await;
     assert!(matches!(applied, Err(StoreError::NotFound)), "apply: {applied:?}");
     let since = store.events_since(&id, 0).await;
     assert!(matches!(since, Err(StoreError::NotFound)), "events_since: {since:?}");
@@ -113,26 +115,31 @@ async fn a_missing_session_reads_as_none_and_refuses_writes_as_not_found(store: 
     assert!(matches!(participant, Err(StoreError::NotFound)), "participant: {participant:?}");
     assert!(!store.delete(&id).await.expect("delete"));
     // Nothing was left behind by the refused writes.
-    assert_eq!(store.load(&id).await.expect("load"), None);
+    assert_eq!(load(&store, &id).await, None);
 }
 
 async fn the_first_agenda_next_starts_the_session_and_stores_what_the_domain_decided(store: Arc<dyn Store>) {
     let (session, _) = create(&store, 3).await;
     let now = now_ms();
     let mut expected = session.clone();
-    let decided = expected.handle(Role::Moderator, &Command::AgendaNext, now).expect("domain");
+    let decided =
+        expected.handle(&Actor::new(Role::Moderator), &Command::Agenda(AgendaCommand::Next), now).expect("domain");
 
-    let applied = store.apply(&session.id, &new_id(), Role::Moderator, &Command::AgendaNext, now).await.expect("apply");
+    let applied = store
+        .apply(&session.id, &new_id(), &Actor::new(Role::Moderator), &Command::Agenda(AgendaCommand::Next), now)
+        .await
+        .expect("apply");
 
-    let Applied::New { seq, events } = applied else {
+    let Applied::New { seq, events, .. } = applied else {
         panic!("expected Applied::New, got {applied:?}");
     };
     assert_eq!(seq, 2);
     assert_eq!(seqs(&events), [1, 2]);
     assert_eq!(kinds(&events), ["session.started", "agenda.moved"]);
-    assert_eq!(events, decided);
-    let loaded = store.load(&session.id).await.expect("load").expect("session");
-    assert_eq!((loaded.phase, loaded.current, loaded.seq), (Phase::Running, Some(0), 2));
+    assert_eq!(events.into_iter().map(|e| e.event).collect::<Vec<_>>(), decided.events);
+    let loaded = load(&store, &session.id).await.expect("session");
+    assert_eq!((loaded.phase(), loaded.agenda.current, loaded.seq), (Phase::Running, Some(0), 2));
+    expected.seq = 2;
     assert_eq!(loaded, expected);
 }
 
@@ -144,9 +151,9 @@ async fn a_command_id_applied_twice_is_applied_once_and_acknowledged_with_the_sa
     let again = next(&store, &session.id, &cmd).await.expect("second apply");
 
     assert!(matches!(first, Applied::New { seq: 2, .. }), "first: {first:?}");
-    assert_eq!(again, Applied::Duplicate { seq: 2 });
-    let loaded = store.load(&session.id).await.expect("load").expect("session");
-    assert_eq!((loaded.seq, loaded.current), (2, Some(0)));
+    assert_eq!(again, Applied::Duplicate { seq: 2, reply: None });
+    let loaded = load(&store, &session.id).await.expect("session");
+    assert_eq!((loaded.seq, loaded.agenda.current), (2, Some(0)));
     let log = store.events_since(&session.id, 0).await.expect("events").expect("kept");
     assert_eq!(seqs(&log), [1, 2]);
 }
@@ -156,28 +163,36 @@ async fn a_refused_command_changes_nothing_and_does_not_use_up_its_id(store: Arc
     let prev = new_id();
 
     // Refused before the session started: the first item has no previous one.
-    let refused = store.apply(&session.id, &prev, Role::Moderator, &Command::AgendaPrev, now_ms()).await;
+    let refused = store
+        .apply(&session.id, &prev, &Actor::new(Role::Moderator), &Command::Agenda(AgendaCommand::Prev), now_ms())
+        .await;
     assert!(matches!(refused, Err(StoreError::Domain(DomainError::Conflict(_)))), "prev: {refused:?}");
-    assert_eq!(store.load(&session.id).await.expect("load").as_ref(), Some(&session));
+    assert_eq!(load(&store, &session.id).await.as_ref(), Some(&session));
 
     next(&store, &session.id, &new_id()).await.expect("start");
-    let before = store.load(&session.id).await.expect("load").expect("session");
+    let before = load(&store, &session.id).await.expect("session");
 
     // Refused for the role: only the moderator moves the agenda.
     let forbidden_id = new_id();
-    let forbidden = store.apply(&session.id, &forbidden_id, Role::Participant, &Command::AgendaNext, now_ms()).await;
+    let forbidden = store
+        .apply(&session.id, &forbidden_id, &Actor::participant("p"), &Command::Agenda(AgendaCommand::Next), now_ms())
+        .await;
     assert!(matches!(forbidden, Err(StoreError::Domain(DomainError::Forbidden(_)))), "next: {forbidden:?}");
     // Refused again on the first item, now that the session runs.
-    let refused = store.apply(&session.id, &prev, Role::Moderator, &Command::AgendaPrev, now_ms()).await;
+    let refused = store
+        .apply(&session.id, &prev, &Actor::new(Role::Moderator), &Command::Agenda(AgendaCommand::Prev), now_ms())
+        .await;
     assert!(matches!(refused, Err(StoreError::Domain(DomainError::Conflict(_)))), "prev: {refused:?}");
 
-    let after = store.load(&session.id).await.expect("load").expect("session");
+    let after = load(&store, &session.id).await.expect("session");
     assert_eq!(after, before);
     assert_eq!(after.seq, 2);
     let log = store.events_since(&session.id, 0).await.expect("events").expect("kept");
     assert_eq!(seqs(&log), [1, 2]);
     // A retry of a refused command is refused again, never acknowledged as if it had been applied.
-    let retried = store.apply(&session.id, &forbidden_id, Role::Participant, &Command::AgendaNext, now_ms()).await;
+    let retried = store
+        .apply(&session.id, &forbidden_id, &Actor::participant("p"), &Command::Agenda(AgendaCommand::Next), now_ms())
+        .await;
     assert!(matches!(retried, Err(StoreError::Domain(DomainError::Forbidden(_)))), "retry: {retried:?}");
 }
 
@@ -208,10 +223,11 @@ async fn the_event_log_keeps_the_latest_events_and_forgets_the_oldest(store: Arc
     let (session, _) = create(&store, 2).await;
     next(&store, &session.id, &new_id()).await.expect("start");
     for i in 0..BEYOND - 2 {
-        let command = if i % 2 == 0 { Command::AgendaNext } else { Command::AgendaPrev };
-        store.apply(&session.id, &new_id(), Role::Moderator, &command, now_ms()).await.expect("apply");
+        let command =
+            if i % 2 == 0 { Command::Agenda(AgendaCommand::Next) } else { Command::Agenda(AgendaCommand::Prev) };
+        store.apply(&session.id, &new_id(), &Actor::new(Role::Moderator), &command, now_ms()).await.expect("apply");
     }
-    let last = store.load(&session.id).await.expect("load").expect("session").seq;
+    let last = load(&store, &session.id).await.expect("session").seq;
     assert_eq!(last, BEYOND);
 
     assert_eq!(store.events_since(&session.id, 0).await.expect("events"), None);
@@ -263,7 +279,7 @@ async fn a_deleted_session_is_gone_everywhere_and_announced_on_the_feed(store: A
 
     assert!(store.delete(&session.id).await.expect("delete"));
 
-    assert_eq!(store.load(&session.id).await.expect("load"), None);
+    assert_eq!(load(&store, &session.id).await, None);
     assert_eq!(store.credentials(&session.id).await.expect("credentials"), None);
     assert_eq!(store.resolve_code(&session.code).await.expect("resolve"), None);
     assert!(!store.list().await.expect("list").iter().any(|s| s.id == session.id));
@@ -278,8 +294,8 @@ async fn a_deleted_session_is_gone_everywhere_and_announced_on_the_feed(store: A
         }
     }
     // Its code is free again.
-    let reuse = Session::new(new_id(), session.code.clone(), definition(1), now_ms());
-    store.create(&reuse, &new_credentials()).await.expect("the code is free");
+    let reuse = Session::new(new_id(), session.code.clone(), &definition(1), now_ms());
+    store.create(&definition(1), &reuse, &new_credentials()).await.expect("the code is free");
 }
 
 async fn a_retry_reaching_a_deleted_session_is_not_found(store: Arc<dyn Store>) {
@@ -363,7 +379,7 @@ async fn commands_racing_on_two_instances_lose_no_update(a: Arc<dyn Store>, b: A
     let mut acked = Vec::new();
     for task in tasks {
         match within(task).await.expect("task") {
-            Ok(Applied::New { seq, events }) => {
+            Ok(Applied::New { seq, events, .. }) => {
                 acked.push(seq);
                 returned.extend(events);
             }
@@ -372,8 +388,8 @@ async fn commands_racing_on_two_instances_lose_no_update(a: Arc<dyn Store>, b: A
     }
 
     let last = 1 + RACERS as u64;
-    let loaded = b.load(&id).await.expect("load").expect("session");
-    assert_eq!((loaded.current, loaded.seq), (Some(RACERS - 1), last));
+    let loaded = load(&b, &id).await.expect("session");
+    assert_eq!((loaded.agenda.current, loaded.seq), (Some(RACERS - 1), last));
     acked.sort_unstable();
     acked.dedup();
     returned.sort_by_key(|e| e.seq);
@@ -385,7 +401,7 @@ async fn commands_racing_on_two_instances_lose_no_update(a: Arc<dyn Store>, b: A
         let moves: Vec<(Option<usize>, usize)> = log
             .iter()
             .filter_map(|e| match e.event {
-                Event::AgendaMoved { previous, current, .. } => Some((previous, current)),
+                Event::Agenda(AgendaEvent::Moved { previous, current, .. }) => Some((previous, current)),
                 _ => None,
             })
             .collect();
@@ -413,14 +429,14 @@ async fn retries_of_one_command_racing_on_two_instances_apply_it_once(a: Arc<dyn
     for task in tasks {
         match within(task).await.expect("task").expect("apply") {
             Applied::New { seq, .. } => new.push(seq),
-            Applied::Duplicate { seq } => duplicates.push(seq),
+            Applied::Duplicate { seq, .. } => duplicates.push(seq),
         }
     }
 
     assert_eq!(new, [2], "exactly one retry is applied");
     assert_eq!(duplicates, [2; RETRIES - 1]);
-    let loaded = b.load(&id).await.expect("load").expect("session");
-    assert_eq!((loaded.current, loaded.seq), (Some(0), 2));
+    let loaded = load(&b, &id).await.expect("session");
+    assert_eq!((loaded.agenda.current, loaded.seq), (Some(0), 2));
     let log = a.events_since(&id, 0).await.expect("events").expect("kept");
     assert_eq!(seqs(&log), [1, 2]);
 }
@@ -474,7 +490,13 @@ fn definition(items: usize) -> SessionDefinition {
         title: Some("Conformance".into()),
         agenda: Some(
             (0..items)
-                .map(|i| RawItem { title: Some(format!("Item {i}")), kind: None, minutes: Some(10), speakers: None })
+                .map(|i| RawItem {
+                    title: Some(format!("Item {i}")),
+                    kind: None,
+                    minutes: Some(10),
+                    speakers: None,
+                    turn_seconds: None,
+                })
                 .collect(),
         ),
         ..Default::default()
@@ -483,14 +505,14 @@ fn definition(items: usize) -> SessionDefinition {
 }
 
 async fn create(store: &Arc<dyn Store>, items: usize) -> (Session, Credentials) {
-    let session = Session::new(new_id(), new_code(), definition(items), now_ms());
+    let session = Session::new(new_id(), new_code(), &definition(items), now_ms());
     let credentials = new_credentials();
-    store.create(&session, &credentials).await.expect("create");
+    store.create(&definition(items), &session, &credentials).await.expect("create");
     (session, credentials)
 }
 
 async fn next(store: &Arc<dyn Store>, id: &str, cmd: &str) -> Result<Applied, StoreError> {
-    store.apply(id, cmd, Role::Moderator, &Command::AgendaNext, now_ms()).await
+    store.apply(id, cmd, &Actor::new(Role::Moderator), &Command::Agenda(AgendaCommand::Next), now_ms()).await
 }
 
 fn seqs(events: &[Sequenced]) -> Vec<u64> {
@@ -526,4 +548,9 @@ async fn feed_is_live(store: &Arc<dyn Store>, feed: &mut broadcast::Receiver<Fee
             _ => {}
         }
     }
+}
+
+/// The whole session as the store holds it now.
+async fn load(store: &Arc<dyn Store>, id: &str) -> Option<Session> {
+    store.snapshot(id, None).await.expect("snapshot").map(|s| s.session)
 }
