@@ -1,42 +1,9 @@
 //! Command line and environment. Secrets sit in [`Secret`], which never prints its value.
 
+pub use crate::credentials::Secret;
+
 use clap::{Args, Parser, Subcommand};
-use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
-
-/// A value that must never reach a log: its `Debug` and `Display` show a placeholder.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
 
 #[derive(Debug, Parser)]
 #[command(name = "palabre", version, about = "Run a live deliberative session: agenda, debate, votes, record.")]

@@ -9,14 +9,22 @@
 //! - [`live`]: per-session fan-out hubs and the WebSocket connection loop.
 //! - [`http`]: routes, credentials, errors, embedded web pages.
 //! - [`config`]: command line and environment.
+//! - [`credentials`]: keys, tokens and join codes; [`credentials::Secret`].
+//! - [`state`]: [`state::AppState`], the shared handle, and session creation.
+//! - [`time`]: the clock and the shutdown signal.
+//! - [`fixtures`]: the SOU 94 definition carried in the binary.
 //! - [`app`]: wires it all into a router and serves it.
 //! - [`load`]: `palabre load`, the load generator used for benchmarks.
 
 pub mod app;
 pub mod config;
+pub mod credentials;
 pub mod domain;
+pub mod fixtures;
 pub mod http;
 pub mod live;
 pub mod load;
 pub mod protocol;
+pub mod state;
 pub mod store;
+pub mod time;

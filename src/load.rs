@@ -12,7 +12,7 @@
 //! and at a global deadline it reports whatever it measured.
 
 use crate::config::Secret;
-use crate::http::pages::SOU94;
+use crate::fixtures::SOU94;
 use anyhow::{bail, Context};
 use clap::Args;
 use futures_util::stream::SplitStream;

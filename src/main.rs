@@ -2,10 +2,11 @@
 
 use anyhow::Context;
 use clap::Parser;
-use palabre::app::{self, AppState};
+use palabre::app;
 use palabre::config::{Cli, CliCommand, Config, ServeArgs};
-use palabre::http::pages::SOU94;
+use palabre::fixtures::SOU94;
 use palabre::http::sessions::parse_definition;
+use palabre::state::AppState;
 use palabre::store::memory::MemoryStore;
 use palabre::store::redis::RedisStore;
 use palabre::store::Store;

@@ -254,7 +254,7 @@ pub enum ServerMsg<'a> {
         seq: u64,
         server_time: i64,
         #[serde(skip_serializing_if = "Option::is_none")]
-        state: Option<StateView<'a>>,
+        state: Option<Box<StateView<'a>>>,
     },
     Ack {
         id: &'a str,

@@ -15,6 +15,8 @@ import { t, onLangChange } from './i18n.js';
  * Applies one sequenced event to a state view and returns the new state.
  * Pure: the input is never mutated; unknown kinds and events whose details
  * are hidden from this role (just `{kind}`) return the state unchanged.
+ * `state.role` says whose view it is (moderator, rapporteur, participant, screen):
+ * the debate events fold the way /work/spec-debate.md says each role sees them.
  */
 export function applyEvent(state, event) {
   if (!state || !event || typeof event.kind !== 'string') return state;
@@ -29,10 +31,15 @@ export function applyEvent(state, event) {
       if (p != null && items[p] && event.previous_spent_seconds != null) {
         items[p] = { ...items[p], spent_seconds: event.previous_spent_seconds };
       }
-      return {
+      const next = {
         ...state,
         agenda: { ...state.agenda, current: event.current, since: event.at ?? null, items },
       };
+      // The speaking time of the new item: its own, else the session's.
+      const item = event.current != null ? items[event.current] : null;
+      const turn = (item && item.turn_seconds) ?? (state.settings && state.settings.turn_seconds);
+      if (turn != null) next.floor = { ...floorOf(state), turn_seconds: turn };
+      return next;
     }
     case 'qa.opened':
       return { ...state, qa_open: true };
@@ -50,9 +57,255 @@ export function applyEvent(state, event) {
       }
       return next;
     }
+
+    // ---- questions
+    case 'question.asked':
+    case 'question.approved': {
+      const q = event.question;
+      if (!q || typeof q !== 'object' || q.id == null) return state; // hidden from this role
+      const approved = event.kind === 'question.approved';
+      const role = state.role;
+      const mine = isMine(state, 'questions', q.id);
+      if (role === 'screen' && !approved && q.status !== 'approved') return state;
+      if (role === 'participant' && !approved && q.status === 'pending' && !mine) return state;
+      return upsertQuestion(state, approved ? { ...q, status: 'approved' } : q);
+    }
+    case 'question.rejected': {
+      const id = event.question;
+      if (id == null) return state;
+      const role = state.role;
+      const q = findQuestion(state, id);
+      let next = state;
+      if (role === 'screen' || (role === 'participant' && !(q && q.mine) && !isMine(state, 'questions', id))) {
+        next = removeQuestion(state, id);
+      } else if (q) {
+        next = patchQuestion(state, id, { status: 'rejected' });
+      }
+      return clearHighlight(next, id);
+    }
+    case 'question.answered': {
+      const id = event.question;
+      if (id == null) return state;
+      const next = state.role === 'screen'
+        ? removeQuestion(state, id)
+        : patchQuestion(state, id, { status: 'answered', answered_at: event.at ?? null });
+      return clearHighlight(next, id);
+    }
+    case 'question.highlighted':
+      if (!('question' in event)) return state;
+      return { ...state, highlighted: event.question ?? null };
+    case 'question.merged': {
+      const { question: id, into } = event;
+      if (id == null) return state;
+      const dup = findQuestion(state, id);
+      let next = state;
+      if (state.role === 'participant' && dup && (dup.mine || isMine(state, 'questions', id))) {
+        next = patchQuestion(state, id, { status: 'merged', merged_into: into ?? null });
+      } else {
+        next = removeQuestion(state, id);
+      }
+      // Upvoters are united: who upvoted the duplicate has upvoted the target
+      // (its count comes with the next `upvotes` frame).
+      if (dup && dup.upvoted && into != null && findQuestion(next, into)) {
+        next = patchQuestion(next, into, { upvoted: true });
+      }
+      return clearHighlight(next, id);
+    }
+
+    // ---- list of speakers
+    case 'floor.requested': {
+      const r = event.request;
+      if (!r || typeof r !== 'object' || r.id == null) return state;
+      const floor = floorOf(state);
+      if (floor.queue.some((x) => x.id === r.id) || (floor.speaking && floor.speaking.id === r.id)) return state;
+      const entry = isMine(state, 'requests', r.id) ? { ...r, mine: true } : r;
+      return { ...state, floor: { ...floor, queue: [...floor.queue, entry] } };
+    }
+    case 'floor.withdrawn':
+    case 'floor.skipped': {
+      const floor = floorOf(state);
+      if (!floor.queue.some((x) => x.id === event.request)) return state;
+      return { ...state, floor: { ...floor, queue: floor.queue.filter((x) => x.id !== event.request) } };
+    }
+    case 'floor.moved': {
+      const floor = floorOf(state);
+      const from = floor.queue.findIndex((x) => x.id === event.request);
+      if (from < 0 || typeof event.position !== 'number') return state;
+      const queue = floor.queue.slice();
+      const [entry] = queue.splice(from, 1);
+      const to = Math.max(0, Math.min(queue.length, Math.floor(event.position)));
+      queue.splice(to, 0, entry);
+      return { ...state, floor: { ...floor, queue } };
+    }
+    case 'floor.granted': {
+      if (event.request == null || !('at' in event)) return state;
+      const floor = floorOf(state);
+      const entry = floor.queue.find((x) => x.id === event.request) || { id: event.request, name: '', organisation: '' };
+      const speaking = { ...entry, since: event.at, limit_seconds: event.limit_seconds ?? floor.turn_seconds ?? null };
+      if (isMine(state, 'requests', entry.id)) speaking.mine = true;
+      return { ...state, floor: { ...floor, queue: floor.queue.filter((x) => x.id !== event.request), speaking } };
+    }
+    case 'floor.ended': {
+      const floor = floorOf(state);
+      if (!floor.speaking || (event.request != null && floor.speaking.id !== event.request)) return state;
+      return { ...state, floor: { ...floor, speaking: null } };
+    }
     default:
       return state;
   }
+}
+
+/**
+ * Applies an `upvotes` frame (`{"<question id>": n}`, absolute counts) to the
+ * questions the state has. Returns the same state when nothing changed.
+ */
+export function applyUpvotes(state, counts) {
+  if (!state || !Array.isArray(state.questions) || !counts || typeof counts !== 'object') return state;
+  let changed = false;
+  const questions = state.questions.map((q) => {
+    const n = counts[q.id];
+    if (typeof n !== 'number' || n === q.upvotes) return q;
+    changed = true;
+    return { ...q, upvotes: n };
+  });
+  return changed ? { ...state, questions } : state;
+}
+
+/**
+ * Folds the result of an acknowledged command into the state, for what only the
+ * sender learns from its ack: its own question (`question.ask`), its upvote
+ * (`question.upvote` / `unvote`), its own request to speak (`floor.request`).
+ * Pure. The ack and the matching event may come in either order; both orders
+ * end in the same state, and `mine` / `upvoted` are never lost. The ids of the
+ * sender's own questions and requests are remembered in `state.own`.
+ */
+export function applyAck(state, op, result) {
+  if (!state || !result || typeof result !== 'object') return state;
+  switch (op) {
+    case 'question.ask': {
+      const q = result.question;
+      if (!q || typeof q !== 'object' || q.id == null) return state;
+      const next = remember(state, 'questions', q.id);
+      if (findQuestion(next, q.id)) return patchQuestion(next, q.id, { mine: true }); // the event was first: it is newer
+      // Merged or rejected before we heard of it: the view says so at the next welcome.
+      return { ...next, questions: [...(next.questions || []), { ...q, mine: true }] };
+    }
+    case 'question.upvote':
+    case 'question.unvote': {
+      const id = result.question;
+      if (id == null || !findQuestion(state, id)) return state;
+      const patch = {};
+      if (typeof result.upvoted === 'boolean') patch.upvoted = result.upvoted;
+      else patch.upvoted = op === 'question.upvote';
+      if (typeof result.upvotes === 'number') patch.upvotes = result.upvotes;
+      return patchQuestion(state, id, patch);
+    }
+    case 'floor.request': {
+      const id = result.request;
+      if (id == null) return state;
+      const next = remember(state, 'requests', id);
+      const floor = floorOf(next);
+      const queue = floor.queue.map((x) => (x.id === id && !x.mine ? { ...x, mine: true } : x));
+      const speaking = floor.speaking && floor.speaking.id === id && !floor.speaking.mine
+        ? { ...floor.speaking, mine: true } : floor.speaking;
+      return { ...next, floor: { ...floor, queue, speaking } };
+    }
+    default:
+      return state;
+  }
+}
+
+/**
+ * A fresh view replacing `prev`: keeps what the client learnt from its acks
+ * (`own`, `mine`) in case the view does not carry it, and fills `role`.
+ */
+export function carryOver(prev, next, role) {
+  if (!next || typeof next !== 'object') return next;
+  let s = next.role || !role ? next : { ...next, role };
+  const own = prev && prev.own;
+  if (!own || (prev.id && s.id && prev.id !== s.id)) return s;
+  s = { ...s, own: { questions: [...(own.questions || [])], requests: [...(own.requests || [])] } };
+  if (Array.isArray(s.questions)) {
+    s.questions = s.questions.map((q) => (!q.mine && own.questions.includes(q.id) ? { ...q, mine: true } : q));
+  }
+  if (s.floor) {
+    const mark = (x) => (x && !x.mine && own.requests.includes(x.id) ? { ...x, mine: true } : x);
+    s.floor = { ...s.floor, queue: (s.floor.queue || []).map(mark), speaking: mark(s.floor.speaking) };
+  }
+  return s;
+}
+
+/** Questions in the order the room sees them: most upvoted first, then the oldest. */
+export function byUpvotes(a, b) {
+  return (Number(b.upvotes) || 0) - (Number(a.upvotes) || 0) || (Number(a.at) || 0) - (Number(b.at) || 0);
+}
+
+/** "ok", "near" (the last `near` seconds) or "over" the `planned` seconds. */
+export function timerLevel(secs, planned, near) {
+  if (!planned) return 'ok';
+  if (secs > planned) return 'over';
+  return planned - secs <= near ? 'near' : 'ok';
+}
+
+/** Seconds the current speaker has spoken, on the server's clock. */
+export function speakingSeconds(state, nowMs) {
+  const sp = state && state.floor && state.floor.speaking;
+  if (!sp || sp.since == null) return 0;
+  return Math.max(0, Math.floor((nowMs - sp.since) / 1000));
+}
+
+function floorOf(state) {
+  const f = state.floor || {};
+  return { ...f, speaking: f.speaking ?? null, queue: Array.isArray(f.queue) ? f.queue : [] };
+}
+
+function isMine(state, kind, id) {
+  return !!(state.own && Array.isArray(state.own[kind]) && state.own[kind].includes(id));
+}
+
+function remember(state, kind, id) {
+  if (isMine(state, kind, id)) return state;
+  const own = state.own || {};
+  return { ...state, own: { questions: [], requests: [], ...own, [kind]: [...(own[kind] || []), id] } };
+}
+
+function findQuestion(state, id) {
+  return (Array.isArray(state.questions) && state.questions.find((q) => q.id === id)) || null;
+}
+
+/** Adds or replaces a question by id, keeping what only this client knows (`mine`, `upvoted`). */
+function upsertQuestion(state, q) {
+  const list = Array.isArray(state.questions) ? state.questions : [];
+  const i = list.findIndex((x) => x.id === q.id);
+  const keep = {};
+  const old = i >= 0 ? list[i] : null;
+  if ((old && old.mine) || isMine(state, 'questions', q.id)) keep.mine = true;
+  if (old && old.upvoted && q.upvoted == null) keep.upvoted = true;
+  const merged = { ...(old || {}), ...q, ...keep };
+  if (q.upvotes == null) merged.upvotes = old ? old.upvotes ?? 0 : 0;
+  const questions = list.slice();
+  if (i >= 0) questions[i] = merged;
+  else questions.push(merged);
+  return { ...state, questions };
+}
+
+function patchQuestion(state, id, patch) {
+  const list = Array.isArray(state.questions) ? state.questions : [];
+  const i = list.findIndex((x) => x.id === id);
+  if (i < 0) return state;
+  const questions = list.slice();
+  questions[i] = { ...list[i], ...patch };
+  return { ...state, questions };
+}
+
+function removeQuestion(state, id) {
+  const list = Array.isArray(state.questions) ? state.questions : [];
+  if (!list.some((x) => x.id === id)) return state;
+  return { ...state, questions: list.filter((x) => x.id !== id) };
+}
+
+function clearHighlight(state, id) {
+  return state.highlighted != null && state.highlighted === id ? { ...state, highlighted: null } : state;
 }
 
 /**
@@ -218,6 +471,20 @@ function detach(ws, code) {
     /* already closing */
   }
 }
+
+/** WebSocket close codes the server uses (CONTRACT.md, "Close codes"). */
+export const CLOSE = Object.freeze({
+  GOING_AWAY: 1001, // server restarting: reconnect
+  DENIED: 1008, // bad credentials or no hello: final
+  TOO_LARGE: 1009,
+  STORE_DOWN: 1011, // the command was not applied: reconnect and resend it
+  REVOKED: 4401,
+  GONE: 4404, // no such session: final
+  TOO_MANY: 4429, // too many frames: pause, then reconnect and resend
+});
+/** After CLOSE.TOO_MANY: wait at least this long (plus up to PAUSE_JITTER_MS) before reconnecting. */
+export const TOO_MANY_PAUSE_MS = 10000;
+const PAUSE_JITTER_MS = 5000;
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 10000;
@@ -394,17 +661,21 @@ export class Client {
 
   closed(code) {
     this.welcomed = false;
-    if (code === 4404) return this.fail('gone');
-    if (code === 1008) return this.fail('denied');
+    if (code === CLOSE.GONE) return this.fail('gone');
+    if (code === CLOSE.DENIED) return this.fail('denied');
     this.requeue();
+    // Too many frames: not final, but the server wants a pause (with jitter, so a
+    // room of phones does not come back at the same instant).
+    if (code === CLOSE.TOO_MANY) return this.scheduleReconnect(TOO_MANY_PAUSE_MS + Math.random() * PAUSE_JITTER_MS);
     this.scheduleReconnect();
   }
 
-  scheduleReconnect() {
+  /** Tries again after a backoff with jitter, or after `pauseMs` when given. */
+  scheduleReconnect(pauseMs = 0) {
     if (this.final) return;
     this.attempt += 1;
     const exp = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (this.attempt - 1));
-    const delay = exp / 2 + Math.random() * (exp / 2);
+    const delay = Math.max(pauseMs, exp / 2 + Math.random() * (exp / 2));
     this.retryAt = Date.now() + delay;
     const offline = this.attempt >= OFFLINE_AFTER || (globalThis.navigator && navigator.onLine === false);
     this.setStatus(offline ? 'offline' : this.everOnline ? 'reconnecting' : 'connecting');
@@ -442,8 +713,19 @@ export class Client {
         return this.event(msg);
       case 'ack': {
         const c = this.find(msg.id);
-        if (c) this.settle(c, 'acked', { result: msg.result ?? null });
-        return;
+        if (!c) return undefined;
+        // What only the sender learns from its ack (its question, its upvote, its request).
+        const before = this.state;
+        if (before) this.state = applyAck(before, c.op, msg.result);
+        this.settle(c, 'acked', { result: msg.result ?? null });
+        if (this.state !== before) this.emit('state', this.state, null);
+        return undefined;
+      }
+      case 'upvotes': {
+        const before = this.state;
+        this.state = applyUpvotes(before, msg.counts);
+        if (this.state !== before) this.emit('state', this.state, null);
+        return undefined;
       }
       case 'error':
         return this.error(msg);
@@ -470,7 +752,7 @@ export class Client {
       }
     }
     if (msg.state) {
-      this.state = msg.state;
+      this.state = carryOver(this.state, msg.state, this.role);
       this.seq = typeof msg.seq === 'number' ? msg.seq : 0;
     } else if (!this.state) {
       // No state to resume from: ask again for a full one.

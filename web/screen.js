@@ -1,9 +1,15 @@
-// Projector screen: the current item, its speakers and time, and how to join.
+// Projector screen: the current item, its speakers and time, and how to join;
+// during the debate, the highlighted question (or the most upvoted ones) and the
+// list of speakers with the speaking time.
 
-import { connect, h, fill, setText, fmtTime, every } from './client.js';
+import { connect, h, fill, setText, fmtTime, fmtDuration, every, byUpvotes, speakingSeconds, timerLevel } from './client.js';
 import { t, tv, currentLang } from './i18n.js';
 import { $, pathCode, startPage, showFatal, renderPhase, kindUnlessTitle } from './render.js';
 import { renderJoinLink, renderTimer } from './room.js';
+
+/** How many questions and waiting speakers the screen lists. */
+const TOP_QUESTIONS = 5;
+const NEXT_SPEAKERS = 3;
 
 const code = pathCode();
 
@@ -37,7 +43,7 @@ function render() {
   } else if (!item) {
     setText($('now-label'), t('screen.not_started'));
     setText($('current-title'), s.title);
-    setText($('current-speakers'), s.starts_at ? t('phase.planned_start', { time: fmtTime(s.starts_at, lang) }) : '');
+    setText($('current-speakers'), s.starts_at ? t('phase.planned_start', { time: fmtTime(s.starts_at, lang, true) }) : '');
     setText($('next-up'), items.length ? t('now.first', { title: items[0].title }) : '');
   } else {
     setText($('now-label'), [t('now.label'), kindUnlessTitle(item), `${cur + 1}/${items.length}`].filter(Boolean).join(' · '));
@@ -48,11 +54,29 @@ function render() {
   // Very long titles step down a size so they stay on the screen.
   const len = $('current-title').textContent.length;
   $('current-title').dataset.len = len > 110 ? 'xl' : len > 60 ? 'l' : 's';
+
+  const questions = renderQuestions(s);
+  const floor = renderFloor(s);
+  $('stage').dataset.questions = String(questions);
+  $('stage').dataset.debate = String(questions || floor);
+  fitTop();
   tick();
 }
 
+/** On the 16:9 stage the list has the height it has: the last questions go rather than one cut in half. */
+function fitTop() {
+  const ol = $('top-questions');
+  if ($('top-block').hidden) return;
+  while (ol.children.length > 1 && ol.scrollHeight > ol.clientHeight + 1) ol.lastElementChild.remove();
+}
+
+addEventListener('resize', () => {
+  if (ready()) render();
+});
+
 function renderJoin(s) {
   const c = (s && s.code) || code;
+  setText($('join-label'), s && s.qa_open && s.phase !== 'ended' ? t('screen.ask_hint') : t('screen.follow'));
   renderJoinLink(s, c);
   const box = $('join-code');
   if (box.dataset.code !== c) {
@@ -62,6 +86,100 @@ function renderJoin(s) {
   }
 }
 
+// ---------------------------------------------------------------- questions
+
+/** The highlighted question, very large; else, while Q&A is open, the most upvoted. Returns whether shown. */
+function renderQuestions(s) {
+  const live = s.phase !== 'ended';
+  const list = (s.questions || []).filter((q) => q.status === 'approved');
+  const hl = live && s.highlighted != null ? list.find((q) => q.id === s.highlighted) : null;
+  // With nothing approved yet, the current item keeps its size; the join box invites questions.
+  const top = live && s.qa_open && !hl && list.length > 0;
+  const box = $('highlighted');
+  box.hidden = !hl;
+  if (hl) {
+    box.dataset.id = hl.id;
+    setText($('hl-text'), hl.text);
+    setText($('hl-name'), hl.name || t('screen.anonymous'));
+    $('hl-name').classList.toggle('is-anon', !hl.name);
+    setText($('hl-votes'), t('screen.upvotes', { n: Number(hl.upvotes) || 0 }));
+    const n = hl.text.length;
+    $('hl-text').dataset.len = n > 280 ? 'xl' : n > 140 ? 'l' : 's';
+  } else {
+    delete box.dataset.id;
+  }
+  $('top-block').hidden = !top;
+  if (top) {
+    fill($('top-questions'), list.slice().sort(byUpvotes).slice(0, TOP_QUESTIONS).map(topItem));
+  }
+  $('questions').hidden = !hl && !top;
+  return !!(hl || top);
+}
+
+function topItem(q) {
+  const n = Number(q.upvotes) || 0;
+  return h(
+    'li',
+    { class: 's-q', 'data-testid': 'screen-question', 'data-id': q.id, 'data-upvotes': n },
+    h('span', { class: 's-q-votes' }, h('span', { 'aria-hidden': 'true', class: 's-q-arrow' }, '▲'), String(n),
+      h('span', { class: 'visually-hidden' }, ` ${t('screen.upvotes', { n })}`)),
+    h(
+      'span',
+      { class: 's-q-body' },
+      h('span', { class: 's-q-text' }, q.text),
+      h('span', { class: q.name ? 's-q-name' : 's-q-name is-anon' }, q.name || t('screen.anonymous')),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------- list of speakers
+
+/** Who speaks now with their time, and the next ones. Returns whether shown. */
+function renderFloor(s) {
+  const f = s.floor || {};
+  const queue = f.queue || [];
+  const sp = f.speaking;
+  const shown = s.phase !== 'ended' && !!(sp || queue.length || s.qa_open);
+  $('floor').hidden = !shown;
+  if (!shown) return false;
+  $('floor-speaking').hidden = !sp;
+  $('floor-empty').hidden = !!sp || queue.length > 0;
+  if (sp) {
+    $('floor-speaking').dataset.id = sp.id;
+    setText($('sp-name'), sp.name || '');
+    setText($('sp-org'), sp.organisation || '');
+  }
+  $('next-block').hidden = queue.length === 0;
+  fill(
+    $('floor-next'),
+    queue.slice(0, NEXT_SPEAKERS).map((r, i) => h(
+      'li',
+      { class: 's-nx', 'data-id': r.id },
+      h('span', { class: 's-nx-num', 'aria-hidden': 'true' }, `${i + 1}.`),
+      h('span', { class: 's-nx-name' }, r.name || ''),
+      r.organisation ? h('span', { class: 's-nx-org' }, r.organisation) : null,
+    )),
+  );
+  const more = queue.length - NEXT_SPEAKERS;
+  setText($('floor-more'), more > 0 ? t('screen.more_waiting', { n: more }) : '');
+  return true;
+}
+
+/** The speaking time against the turn's limit: amber in its last fifth (as on the console), red over. */
+function renderFloorTimer(s, nowMs) {
+  const sp = s.floor && s.floor.speaking;
+  const el = $('floor-timer');
+  if (!sp) return;
+  const secs = speakingSeconds(s, nowMs);
+  const limit = Number(sp.limit_seconds) || 0;
+  setText($('floor-elapsed'), fmtDuration(secs));
+  setText($('floor-limit'), limit ? `/ ${fmtDuration(limit)}` : '');
+  el.dataset.level = timerLevel(secs, limit, limit * 0.2);
+}
+
 function tick() {
-  if (ready() && client && client.state) renderTimer(client.state, client.now());
+  if (!ready() || !client || !client.state) return;
+  const now = client.now();
+  renderTimer(client.state, now);
+  renderFloorTimer(client.state, now);
 }

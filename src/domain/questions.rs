@@ -256,7 +256,8 @@ impl Questions {
                 vec![]
             }
             QuestionCommand::Approve { question } => {
-                let q = self.with_status(question, &[Pending], "approve")?;
+                // A rejected question may be approved after all: a rejection by mistake is not final.
+                let q = self.with_status(question, &[Pending, Rejected], "approve")?;
                 vec![QuestionEvent::Approved { question: Question { status: Approved, ..q.clone() } }]
             }
             QuestionCommand::Reject { question } => {
@@ -378,6 +379,10 @@ impl Questions {
             }
             QuestionEvent::Approved { question } => {
                 if let Some(q) = self.items.get_mut(&question.id) {
+                    if !q.status.is_open() {
+                        self.open_total += 1;
+                        *self.open_by.entry(q.by.clone()).or_insert(0) += 1;
+                    }
                     q.status = QuestionStatus::Approved;
                 }
             }

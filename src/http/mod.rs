@@ -5,7 +5,7 @@ pub mod error;
 pub mod pages;
 pub mod sessions;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
 use axum::Router;
@@ -17,13 +17,15 @@ pub const MAX_BODY: usize = 1024 * 1024;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-pub fn router(state: AppState) -> Router {
+/// The HTTP routes with `live` (the WebSocket route, given by the caller so that `http` does
+/// not depend on `live`), their headers and the state.
+pub fn router(state: AppState, live: Router<AppState>) -> Router {
     Router::new()
         .route("/api/sessions", get(sessions::list).post(sessions::create))
         .route("/api/sessions/{id}", get(sessions::get).delete(sessions::delete))
         .route("/healthz", get(sessions::healthz))
         .route("/metrics", get(sessions::metrics))
-        .route("/ws", get(crate::live::connection::upgrade))
+        .merge(live)
         .merge(pages::routes())
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))

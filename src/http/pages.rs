@@ -1,10 +1,10 @@
 //! The web pages, embedded in the binary from `web/` so the one binary is the whole product,
 //! and the QR code of a session's participant link.
 
-use super::auth::normalise_code;
 use super::error::ApiError;
-use super::sessions::base_url;
-use crate::app::AppState;
+use crate::credentials::normalise_code;
+use crate::fixtures::SOU94;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,9 +17,6 @@ use tower_http::compression::CompressionLayer;
 #[folder = "web/"]
 #[exclude = "README.md"]
 struct Assets;
-
-/// The demo session definition, also offered to the landing page as an example.
-pub const SOU94: &str = include_str!("../../fixtures/sou94.json");
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -59,7 +56,7 @@ fn asset(path: &str, headers: &HeaderMap) -> Response {
 /// The QR code of the participant link, as SVG.
 async fn qr(State(state): State<AppState>, headers: HeaderMap, Path(code): Path<String>) -> Result<Response, ApiError> {
     let code = normalise_code(&code).ok_or_else(|| ApiError::NotFound("no such session code".into()))?;
-    let url = crate::app::participant_link(&base_url(&state, &headers), &code);
+    let url = crate::state::participant_link(&state.base_url(&headers), &code);
     let svg = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .render::<qrcode::render::svg::Color<'_>>()

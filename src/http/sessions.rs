@@ -3,10 +3,11 @@
 
 use super::auth;
 use super::error::ApiError;
-use crate::app::{AppState, Created};
+use crate::credentials;
 use crate::domain::definition::RawDefinition;
 use crate::domain::{Role, SessionDefinition};
 use crate::protocol::{state_view, Viewer};
+use crate::state::{AppState, Created};
 use crate::store::SessionSummary;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -17,22 +18,6 @@ use axum::Json;
 use serde_json::{json, Value};
 
 /// The base of the links handed out: the configured public URL, else this request's host.
-pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    if let Some(url) = &state.config.public_url {
-        return url.clone();
-    }
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("localhost");
-    let scheme = match headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()) {
-        Some("https") => "https",
-        _ => "http",
-    };
-    format!("{scheme}://{host}")
-}
-
 fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     if auth::is_admin(state.config.admin_token.as_ref(), headers) {
         Ok(())
@@ -62,7 +47,7 @@ pub async fn create(
         }
     })?;
     let definition = parse_definition(&body)?;
-    let created = state.create_session(definition, &base_url(&state, &headers)).await?;
+    let created = state.create_session(definition, &state.base_url(&headers)).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -96,7 +81,7 @@ pub async fn get(
         .ok_or_else(|| ApiError::Unauthorized("this needs a key of the session: Authorization: Bearer <key>".into()))?;
     let credentials =
         state.store.credentials(&id).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
-    let role = match auth::role_for_key(&credentials, given) {
+    let role = match credentials::role_for_key(&credentials, given) {
         Some(role) => role,
         None if state.config.admin_token.is_some() && auth::is_admin(state.config.admin_token.as_ref(), &headers) => {
             Role::Moderator
@@ -106,7 +91,7 @@ pub async fn get(
     let snapshot =
         state.store.snapshot(&id, None).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
     let mut view = state_view(&snapshot, &Viewer { role, participant: None, upvoted: &snapshot.upvoted });
-    view.participant_url = Some(crate::app::participant_link(&base_url(&state, &headers), &snapshot.session.code));
+    view.participant_url = Some(crate::state::participant_link(&state.base_url(&headers), &snapshot.session.code));
     Ok(Json(serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?))
 }
 

@@ -2,13 +2,11 @@
 //! forwards the hub's events in `seq` order and applies the client's commands.
 
 use super::hub::{Membership, Outbound};
-use crate::app::{now_ms, AppState};
+use crate::credentials;
 use crate::domain::{Actor, Command, Role};
-use crate::http::auth;
-use crate::http::error::ApiError;
-use crate::http::sessions::base_url;
 use crate::protocol::{ack_frame, close, event_frame, refusal_frame, state_view, ClientMsg, ErrorCode, Hello};
 use crate::protocol::{Refusal, RequestedRole, ServerMsg, Viewer, MAX_FRAME};
+use crate::state::{now_ms, AppState};
 use crate::store::{Applied, Participant, Snapshot, StoreError};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -53,9 +51,11 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
 
 pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     if !origin_allowed(&state, &headers) {
-        return ApiError::Forbidden("this origin may not open a WebSocket here".into()).into_response();
+        let body =
+            serde_json::json!({"error": {"code": "forbidden", "message": "this origin may not open a WebSocket here"}});
+        return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
-    let base = base_url(&state, &headers);
+    let base = state.base_url(&headers);
     // tungstenite's default read buffer is 128 KiB per socket, zero-filled on every read; a
     // room of phones sends small frames, so a few KiB keep each connection small and fast.
     ws.read_buffer_size(4096).write_buffer_size(0).max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME).on_upgrade(
@@ -204,7 +204,7 @@ impl Conn {
         let session = match (&hello.session, &hello.code) {
             (Some(id), _) if id.len() <= 64 => id.clone(),
             (None, Some(code)) => {
-                let code = auth::normalise_code(code).ok_or_else(not_found)?;
+                let code = credentials::normalise_code(code).ok_or_else(not_found)?;
                 store.resolve_code(&code).await.map_err(fail)?.ok_or_else(not_found)?
             }
             (Some(_), _) => return Err(not_found()),
@@ -214,7 +214,7 @@ impl Conn {
         };
         let credentials = store.credentials(&session).await.map_err(fail)?.ok_or_else(not_found)?;
         let role = match (&hello.key, hello.role) {
-            (Some(key), _) => auth::role_for_key(&credentials, key)
+            (Some(key), _) => credentials::role_for_key(&credentials, key)
                 .ok_or_else(|| unauthorized("that key does not open this session"))?,
             (None, Some(RequestedRole::Moderator | RequestedRole::Rapporteur)) => {
                 return Err(unauthorized("this role needs its key"))
@@ -225,7 +225,7 @@ impl Conn {
         let participant = if role == Role::Participant {
             let known = match hello.participant.as_deref().filter(|t| t.len() <= 128) {
                 Some(token) => store
-                    .find_participant(&session, &auth::hash(token))
+                    .find_participant(&session, &credentials::hash(token))
                     .await
                     .map_err(fail)?
                     .map(|p| (token.to_owned(), p)),
@@ -234,9 +234,9 @@ impl Conn {
             match known {
                 Some(found) => Some(found),
                 None => {
-                    let token = auth::new_secret();
+                    let token = credentials::new_secret();
                     let fresh = Participant { id: uuid::Uuid::new_v4().simple().to_string(), joined_at: now_ms() };
-                    let p = store.participant(&session, &auth::hash(&token), &fresh).await.map_err(fail)?;
+                    let p = store.participant(&session, &credentials::hash(&token), &fresh).await.map_err(fail)?;
                     Some((token, p))
                 }
             }
@@ -248,7 +248,7 @@ impl Conn {
     }
 
     fn welcome(&self, peer: &Peer, seq: u64, snapshot: Option<&Snapshot>) -> String {
-        let participant_url = crate::app::participant_link(&self.base, &peer.code);
+        let participant_url = crate::state::participant_link(&self.base, &peer.code);
         ServerMsg::Welcome {
             role: peer.role,
             session: &peer.session,
@@ -260,7 +260,7 @@ impl Conn {
                 let viewer = Viewer { role: peer.role, participant: peer.participant_id(), upvoted: &s.upvoted };
                 let mut view = state_view(s, &viewer);
                 view.participant_url = Some(participant_url.clone());
-                view
+                Box::new(view)
             }),
         }
         .to_json()
@@ -320,7 +320,7 @@ impl Conn {
         let member = self.state.hubs.join(&peer.session, peer.role == Role::Participant);
         let mut events = member.hub.subscribe();
         let mut shutdown = self.state.shutdown.clone();
-        let stopping = crate::app::stopping(&mut shutdown);
+        let stopping = crate::state::stopping(&mut shutdown);
         tokio::pin!(stopping);
         let mut seq = match self.resume(&peer, &member, hello.since).await {
             Ok(seq) => seq,

@@ -252,7 +252,7 @@ async fn dispatch(hubs: Weak<Hubs>, mut feed: broadcast::Receiver<Feed>, mut shu
     loop {
         let msg = tokio::select! {
             msg = feed.recv() => msg,
-            _ = crate::app::stopping(&mut shutdown) => return,
+            _ = crate::time::stopping(&mut shutdown) => return,
         };
         let Some(hubs) = hubs.upgrade() else { return };
         match msg {
@@ -300,7 +300,7 @@ async fn report_presence(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) 
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = crate::app::stopping(&mut shutdown) => return,
+            _ = crate::time::stopping(&mut shutdown) => return,
         }
         let Some(hubs) = hubs.upgrade() else { return };
         let stale = hubs.presence_stale.swap(false, Ordering::Relaxed);
@@ -318,7 +318,7 @@ async fn report_presence(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) 
             if !due {
                 continue;
             }
-            let at = crate::app::now_ms();
+            let at = crate::time::now_ms();
             match hubs.store.report_presence(&session, &hubs.instance, counts.0, counts.1, at).await {
                 Ok(_) if counts == (0, 0) => {
                     reported.remove(&session);
@@ -342,7 +342,7 @@ async fn flush_upvotes(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = crate::app::stopping(&mut shutdown) => return,
+            _ = crate::time::stopping(&mut shutdown) => return,
         }
         let Some(hubs) = hubs.upgrade() else { return };
         for hub in hubs.live() {

@@ -47,15 +47,7 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// What a `hello` checks: the hashes of a session's keys (the keys themselves are handed out
-/// once, at creation), and its join code, so a hello by session id needs no second read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Credentials {
-    pub moderator: String,
-    pub rapporteur: String,
-    #[serde(default)]
-    pub code: String,
-}
+pub use crate::credentials::Credentials;
 
 /// A participant's record, found by the hash of its token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

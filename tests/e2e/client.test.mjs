@@ -2,7 +2,10 @@
 // through a fake WebSocket and fake timers (no browser, no server).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyEvent, itemSeconds, itemStatus, fmtDuration, Client, uuid } from '../../web/client.js';
+import {
+  applyEvent, applyAck, applyUpvotes, carryOver, byUpvotes, timerLevel, speakingSeconds, itemSeconds, itemStatus, fmtDuration,
+  Client, uuid, CLOSE, TOO_MANY_PAUSE_MS,
+} from '../../web/client.js';
 
 /** A two-item session as a welcome would carry it. */
 const base = { phase: 'pending', started_at: null, ended_at: null, qa_open: false,
@@ -84,4 +87,206 @@ test('the client says hello with since, resends unacknowledged commands with the
   const wt = timers.filter((x) => x.ms === 10000).at(-1); wt.fn();
   assert.equal(w.ws, null); assert.equal(w.status, 'connecting');
   timers.at(-1).fn(); assert.notEqual(sockets.at(-1), ws0);
+});
+
+// ---------------------------------------------------------------- the debate: questions, upvotes, speakers
+
+const q = (id, status = 'approved', more = {}) => ({ id, text: `text ${id}`, name: null, status, upvotes: 0, at: 1000, answered_at: null, merged_into: null, ...more });
+const debate = (role, more = {}) => ({
+  ...JSON.parse(JSON.stringify(base)), role, qa_open: true, highlighted: null,
+  settings: { anonymous_questions: true, moderate_questions: true, turn_seconds: 180 },
+  questions: [], floor: { speaking: null, queue: [], turn_seconds: 180 }, ...more,
+});
+const fold = (s, ...events) => events.reduce(applyEvent, s);
+const ids = (s) => s.questions.map((x) => x.id);
+
+test('question events fold as each role sees them', () => {
+  // moderator: everything but merged ones
+  let m = fold(debate('moderator'), { kind: 'question.asked', question: q('a', 'pending', { by: 'p1' }) },
+    { kind: 'question.asked', question: q('b', 'pending') });
+  assert.deepEqual(ids(m), ['a', 'b']);
+  m = fold(m, { kind: 'question.approved', question: q('a') }, { kind: 'question.highlighted', question: 'a' });
+  assert.equal(m.questions[0].status, 'approved'); assert.equal(m.questions[0].by, 'p1'); assert.equal(m.highlighted, 'a');
+  m = fold(m, { kind: 'question.rejected', question: 'a' });
+  assert.equal(m.questions[0].status, 'rejected'); assert.equal(m.highlighted, null);
+  m = fold(m, { kind: 'question.approved', question: q('b') }, { kind: 'question.answered', question: 'b', at: 5000 });
+  assert.equal(m.questions[1].status, 'answered'); assert.equal(m.questions[1].answered_at, 5000);
+  m = fold(m, { kind: 'question.asked', question: q('c', 'pending') }, { kind: 'question.merged', question: 'c', into: 'b' });
+  assert.deepEqual(ids(m), ['a', 'b']);
+  assert.equal(applyEvent(m, { kind: 'question.asked' }), m, 'hidden details change nothing');
+
+  // screen: approved only; answered and rejected ones leave
+  let sc = fold(debate('screen'), { kind: 'question.asked', question: q('p', 'pending') }, { kind: 'question.asked', question: q('a') },
+    { kind: 'question.approved', question: q('b') }, { kind: 'question.approved', question: q('c') });
+  assert.deepEqual(ids(sc), ['a', 'b', 'c']);
+  sc = fold(sc, { kind: 'question.highlighted', question: 'b' }, { kind: 'question.answered', question: 'b', at: 9 },
+    { kind: 'question.rejected', question: 'c' });
+  assert.deepEqual(ids(sc), ['a']); assert.equal(sc.highlighted, null);
+
+  // participant: approved and answered ones, plus their own in any status
+  let p = debate('participant', { questions: [q('mine1', 'pending', { mine: true }), q('mine2', 'approved', { mine: true }), q('x'), q('y')] });
+  p = fold(p, { kind: 'question.rejected', question: 'mine1' }, { kind: 'question.rejected', question: 'x' });
+  assert.deepEqual(p.questions.map((x) => [x.id, x.status]), [['mine1', 'rejected'], ['mine2', 'approved'], ['y', 'approved']]);
+  p = fold(p, { kind: 'question.merged', question: 'mine2', into: 'y' }, { kind: 'question.answered', question: 'y', at: 7 });
+  assert.deepEqual(p.questions.map((x) => [x.id, x.status, x.merged_into]), [['mine1', 'rejected', null], ['mine2', 'merged', 'y'], ['y', 'answered', null]]);
+  assert.equal(p.questions[1].mine, true);
+});
+
+test('merging unites upvoters; an approval never loses mine or upvoted; upvotes frames set counts', () => {
+  let p = debate('participant', { questions: [q('d', 'approved', { upvoted: true, upvotes: 3 }), q('t', 'approved', { upvotes: 5 })], highlighted: 'd' });
+  p = applyEvent(p, { kind: 'question.merged', question: 'd', into: 't' });
+  assert.deepEqual(ids(p), ['t']); assert.equal(p.questions[0].upvoted, true); assert.equal(p.highlighted, null);
+  p = applyEvent(p, { kind: 'question.approved', question: q('t', 'approved', { upvotes: 5 }) });
+  assert.equal(p.questions[0].upvoted, true, 'a broadcast object does not erase upvoted');
+  const before = p;
+  p = applyUpvotes(p, { t: 8, unknown: 4 });
+  assert.equal(p.questions[0].upvotes, 8); assert.equal(before.questions[0].upvotes, 5);
+  assert.equal(applyUpvotes(p, { t: 8 }), p, 'no change, same state');
+  assert.equal(applyUpvotes(p, null), p);
+});
+
+test('the asker\'s own question converges whether the ack or the event comes first', () => {
+  const asked = q('n1', 'approved', { text: 'Why?', at: 2000 });
+  const ack = { seq: 9, question: { ...asked, mine: true } };
+  const event = { kind: 'question.asked', question: asked };
+  const s0 = debate('participant');
+  const ackFirst = applyEvent(applyAck(s0, 'question.ask', ack), event);
+  const eventFirst = applyAck(applyEvent(s0, event), 'question.ask', ack);
+  assert.deepEqual(ackFirst.questions, eventFirst.questions);
+  assert.equal(ackFirst.questions.length, 1); assert.equal(ackFirst.questions[0].mine, true);
+  assert.deepEqual(ackFirst.own.questions, ['n1']);
+  // moderated: the ack brings a pending question, the approval comes later and keeps mine
+  let m = applyAck(s0, 'question.ask', { seq: 3, question: { ...q('n2', 'pending'), mine: true } });
+  m = applyEvent(m, { kind: 'question.asked' }); // the bare event others get
+  m = applyEvent(m, { kind: 'question.approved', question: q('n2', 'approved', { upvotes: 0 }) });
+  assert.deepEqual([m.questions[0].status, m.questions[0].mine], ['approved', true]);
+  // an ack replayed after the approval does not take the status back
+  m = applyAck(m, 'question.ask', { seq: 3, question: { ...q('n2', 'pending'), mine: true } });
+  assert.equal(m.questions[0].status, 'approved'); assert.equal(m.questions.length, 1);
+  // upvote acks set upvoted and the count
+  m = applyAck(m, 'question.upvote', { seq: 4, question: 'n2', upvotes: 1, upvoted: true });
+  assert.deepEqual([m.questions[0].upvoted, m.questions[0].upvotes], [true, 1]);
+  m = applyAck(m, 'question.unvote', { seq: 5, question: 'n2', upvotes: 0, upvoted: false });
+  assert.deepEqual([m.questions[0].upvoted, m.questions[0].upvotes], [false, 0]);
+  assert.equal(applyAck(m, 'agenda.next', { seq: 6 }), m);
+  assert.equal(applyAck(m, 'question.ask', null), m);
+});
+
+test('the list of speakers: requests, moves, turns, and one\'s own request in either order', () => {
+  const r = (id, at = 1) => ({ id, name: `N ${id}`, organisation: 'Org', at });
+  let s = fold(debate('participant'), { kind: 'floor.requested', request: r('f1') }, { kind: 'floor.requested', request: r('f2') },
+    { kind: 'floor.requested', request: r('f3') }, { kind: 'floor.requested', request: r('f3') });
+  assert.deepEqual(s.floor.queue.map((x) => x.id), ['f1', 'f2', 'f3']);
+  s = applyEvent(s, { kind: 'floor.moved', request: 'f3', position: 0 });
+  assert.deepEqual(s.floor.queue.map((x) => x.id), ['f3', 'f1', 'f2']);
+  s = applyEvent(s, { kind: 'floor.moved', request: 'f3', position: 99 });
+  assert.deepEqual(s.floor.queue.map((x) => x.id), ['f1', 'f2', 'f3']);
+  s = fold(s, { kind: 'floor.skipped', request: 'f2' }, { kind: 'floor.granted', request: 'f1', at: 10000, limit_seconds: 120 });
+  assert.deepEqual(s.floor.queue.map((x) => x.id), ['f3']);
+  assert.deepEqual(s.floor.speaking, { ...r('f1'), since: 10000, limit_seconds: 120 });
+  assert.equal(speakingSeconds(s, 75500), 65);
+  assert.equal(applyEvent(s, { kind: 'floor.ended', request: 'other', at: 1, seconds: 1 }), s);
+  s = applyEvent(s, { kind: 'floor.ended', request: 'f1', at: 80000, seconds: 70 });
+  assert.equal(s.floor.speaking, null);
+  s = applyEvent(s, { kind: 'floor.withdrawn', request: 'f3' });
+  assert.deepEqual(s.floor.queue, []);
+
+  // own request: ack first, then the event; or the event, then the ack
+  const s0 = debate('participant');
+  const ackFirst = applyEvent(applyAck(s0, 'floor.request', { seq: 2, request: 'f9' }), { kind: 'floor.requested', request: r('f9') });
+  const eventFirst = applyAck(applyEvent(s0, { kind: 'floor.requested', request: r('f9') }), 'floor.request', { seq: 2, request: 'f9' });
+  assert.deepEqual(ackFirst.floor, eventFirst.floor);
+  assert.equal(ackFirst.floor.queue[0].mine, true);
+  const granted = applyEvent(ackFirst, { kind: 'floor.granted', request: 'f9', at: 5, limit_seconds: 60 });
+  assert.equal(granted.floor.speaking.mine, true);
+
+  // a new agenda item brings its speaking time, else the session's
+  let a = debate('screen');
+  a.agenda.items[1].turn_seconds = 90;
+  a = applyEvent(a, { kind: 'agenda.moved', current: 1, previous: null, previous_spent_seconds: null, at: 1 });
+  assert.equal(a.floor.turn_seconds, 90);
+  a = applyEvent(a, { kind: 'agenda.moved', current: 0, previous: 1, previous_spent_seconds: 5, at: 2 });
+  assert.equal(a.floor.turn_seconds, 180);
+});
+
+test('ordering, timer levels, and a fresh view keeps what the acks taught', () => {
+  const list = [q('a', 'approved', { upvotes: 1, at: 5 }), q('b', 'approved', { upvotes: 4, at: 9 }), q('c', 'approved', { upvotes: 1, at: 2 })];
+  assert.deepEqual(list.slice().sort(byUpvotes).map((x) => x.id), ['b', 'c', 'a']);
+  assert.equal(timerLevel(10, 180, 30), 'ok'); assert.equal(timerLevel(151, 180, 30), 'near');
+  assert.equal(timerLevel(181, 180, 30), 'over'); assert.equal(timerLevel(500, 0, 30), 'ok');
+  const prev = applyAck(applyAck(debate('participant', { id: 's1' }), 'floor.request', { request: 'f1' }), 'question.ask', { question: q('x', 'pending') });
+  const fresh = carryOver(prev, { ...debate(undefined, { id: 's1' }), questions: [q('x', 'approved')],
+    floor: { speaking: null, queue: [{ id: 'f1', name: 'A', organisation: '' }], turn_seconds: 180 } }, 'participant');
+  assert.equal(fresh.role, 'participant'); assert.equal(fresh.questions[0].mine, true); assert.equal(fresh.floor.queue[0].mine, true);
+  const other = carryOver(prev, debate('participant', { id: 's2' }), 'participant');
+  assert.equal(other.own, undefined);
+});
+
+/** A fake socket and fake timers for the Client. */
+function harness() {
+  const sockets = [];
+  class FakeWS { constructor(url) { this.url = url; this.sent = []; this.readyState = 0; sockets.push(this); }
+    send(d) { this.sent.push(JSON.parse(d)); } close() { this.readyState = 3; }
+    open() { this.readyState = 1; this.onopen && this.onopen(); }
+    msg(o) { this.onmessage({ data: JSON.stringify(o) }); }
+    drop(code = 1006) { this.readyState = 3; this.onclose && this.onclose({ code }); } }
+  globalThis.WebSocket = FakeWS;
+  globalThis.location = { protocol: 'http:', host: 'x:1' };
+  const store = {}; globalThis.localStorage = { getItem: (k) => store[k] ?? null, setItem: (k, v) => { store[k] = v; } };
+  const timers = []; globalThis.setTimeout = (fn, ms) => { timers.push({ fn, ms }); return timers.length; }; globalThis.clearTimeout = () => {};
+  return { sockets, timers };
+}
+
+test('the client folds acks and upvotes frames into its state and tells the page', () => {
+  const { sockets } = harness();
+  const c = new Client({ code: 'ABC234', role: 'participant' }, { tokenKey: 'k' });
+  const changes = []; c.on('state', (s) => changes.push(s));
+  c.open(); const ws = sockets.at(-1); ws.open();
+  ws.msg({ type: 'welcome', role: 'participant', session: 's', seq: 1, server_time: Date.now(), state: { ...debate(undefined), questions: [q('a')] } });
+  assert.equal(c.state.role, 'participant', 'the role comes from the welcome when the view lacks it');
+  const ask = c.send('question.ask', { text: 'Why?' });
+  ws.msg({ type: 'ack', id: ask.id, result: { seq: 2, question: { ...q('n', 'pending'), mine: true } } });
+  assert.equal(ask.status, 'acked'); assert.deepEqual(ids(c.state), ['a', 'n']); assert.equal(c.state.questions[1].mine, true);
+  const up = c.send('question.upvote', { question: 'a' });
+  ws.msg({ type: 'event', seq: 2, event: { kind: 'question.asked' } });
+  ws.msg({ type: 'ack', id: up.id, result: { seq: 2, question: 'a', upvotes: 1, upvoted: true } });
+  assert.deepEqual([c.state.questions[0].upvoted, c.state.questions[0].upvotes], [true, 1]);
+  const n = changes.length;
+  ws.msg({ type: 'upvotes', counts: { a: 6 } });
+  assert.equal(c.state.questions[0].upvotes, 6); assert.equal(changes.length, n + 1);
+  ws.msg({ type: 'upvotes', counts: { a: 6 } }); assert.equal(changes.length, n + 1, 'no change, no render');
+  const fr = c.send('floor.request', { name: 'Awa', organisation: '' });
+  ws.msg({ type: 'ack', id: fr.id, result: { seq: 3, request: 'f1' } });
+  ws.msg({ type: 'event', seq: 3, event: { kind: 'floor.requested', request: { id: 'f1', name: 'Awa', organisation: '', at: 5 } } });
+  assert.equal(c.state.floor.queue[0].mine, true);
+});
+
+test('4429 pauses at least 10 s then resends what was not acknowledged; 1008 is final', () => {
+  const { sockets, timers } = harness();
+  assert.equal(CLOSE.TOO_MANY, 4429); assert.equal(CLOSE.DENIED, 1008); assert.equal(CLOSE.GONE, 4404);
+  const c = new Client({ code: 'ABC234', role: 'participant' }, { tokenKey: 'k' });
+  c.open(); let ws = sockets.at(-1); ws.open();
+  ws.msg({ type: 'welcome', role: 'participant', session: 's', seq: 1, server_time: Date.now(), state: debate('participant') });
+  const acked = c.send('question.upvote', { question: 'a' });
+  ws.msg({ type: 'ack', id: acked.id, result: { seq: 2 } });
+  const lost = c.send('question.unvote', { question: 'a' });
+  assert.equal(lost.status, 'sent');
+  ws.drop(CLOSE.TOO_MANY);
+  assert.equal(c.final, false); assert.equal(c.status, 'reconnecting'); assert.equal(lost.status, 'queued');
+  const retry = timers.at(-1);
+  assert.ok(retry.ms >= TOO_MANY_PAUSE_MS && retry.ms <= TOO_MANY_PAUSE_MS + 5000, `paused ${retry.ms} ms`);
+  assert.equal(sockets.at(-1), ws, 'no new socket before the pause is over');
+  retry.fn(); ws = sockets.at(-1); ws.open();
+  assert.equal(ws.sent[0].since, 1);
+  ws.msg({ type: 'welcome', role: 'participant', session: 's', seq: 1, server_time: Date.now() });
+  assert.deepEqual(ws.sent.slice(1).map((f) => f.id), [lost.id], 'only the unacknowledged command is resent, with its id');
+  // several pauses in a row draw different delays (jitter)
+  const delays = new Set();
+  for (let i = 0; i < 5; i += 1) { sockets.at(-1).drop(CLOSE.TOO_MANY); delays.add(timers.at(-1).ms); timers.at(-1).fn(); sockets.at(-1).open(); }
+  assert.ok(delays.size > 1);
+  const n = sockets.length;
+  sockets.at(-1).drop(CLOSE.DENIED);
+  assert.equal(c.status, 'denied'); assert.equal(lost.status, 'refused');
+  assert.equal(c.send('question.upvote', { question: 'a' }).status, 'refused');
+  assert.equal(sockets.length, n);
 });
