@@ -13,8 +13,11 @@ macro_rules! on_both_stores {
     };
 }
 
+mod contract_fixture;
+mod floor;
 mod helpers;
 mod http;
 mod live;
 mod multi_instance;
+mod questions;
 mod store_conformance;

@@ -290,3 +290,43 @@ test('4429 pauses at least 10 s then resends what was not acknowledged; 1008 is 
   assert.equal(c.send('question.upvote', { question: 'a' }).status, 'refused');
   assert.equal(sockets.length, n);
 });
+
+// ------------------------------------------------------------- the contract fixture
+// tests/api/contract_fixture.rs runs a debate through the server and records, for each viewer,
+// its welcome state, every frame it then received and the state a fresh welcome gives at the
+// end. Folding the frames with the page client's own functions must reach that end state.
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const fixturePath = fileURLToPath(new URL('../../target/contract-fixture.json', import.meta.url));
+
+/** A state as compared: the fields the fold keeps, questions by id, no client-side extras. */
+function comparable(state) {
+  const s = JSON.parse(JSON.stringify(state));
+  for (const k of ['seq', 'participant_url', 'own']) delete s[k];
+  s.questions = (s.questions || []).map((q) => ({ upvotes: 0, ...q })).sort((a, b) => a.id.localeCompare(b.id));
+  return s;
+}
+
+test('the client folds the server-recorded debate to the state the server ends with, for every viewer', () => {
+  assert.ok(existsSync(fixturePath), `${fixturePath} is missing: cargo test writes it (tests/run runs that first)`);
+  const fixture = JSON.parse(readFileSync(fixturePath, 'utf8'));
+  assert.ok(fixture.clients.length >= 5);
+  for (const c of fixture.clients) {
+    let state = c.before;
+    let seq = state.seq;
+    for (const f of c.frames) {
+      if (f.type === 'event') {
+        assert.equal(f.seq, seq + 1, `${c.name}: events in order`);
+        seq = f.seq;
+        state = applyEvent(state, f.event);
+      } else if (f.type === 'upvotes') {
+        state = applyUpvotes(state, f.counts);
+      } else if (f.type === 'ack') {
+        state = applyAck(state, f.op, f.result);
+      }
+    }
+    assert.equal(seq, c.after.seq, `${c.name}: every event folded`);
+    assert.deepEqual(comparable(state), comparable(c.after), `${c.name} (${c.role})`);
+  }
+});

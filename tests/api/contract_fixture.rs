@@ -1,0 +1,183 @@
+//! The contract fixture: one debate run through the server, recorded per viewer (the state
+//! each was welcomed with, every frame it then received, and the state a fresh welcome gives
+//! at the end), written to `target/contract-fixture.json`. The page client's test
+//! (`tests/e2e/client.test.mjs`) folds the frames with `applyEvent` / `applyAck` /
+//! `applyUpvotes` and must reach the same end state, so the client's copy of the rules cannot
+//! drift from the server's.
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// One connected viewer and what it received.
+struct Recorder {
+    name: &'static str,
+    ws: Ws,
+    hello: Value,
+    before: Value,
+    frames: Vec<Value>,
+    /// Command id → op, so the fixture can say which command each ack answers.
+    sent: HashMap<String, String>,
+}
+
+impl Recorder {
+    async fn join(app: &TestApp, name: &'static str, hello: Value) -> Recorder {
+        let mut ws = app.ws().await;
+        ws.send(hello.clone()).await;
+        let welcome = ws.recv().await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        let mut hello = hello;
+        if let Some(token) = welcome["participant"].as_str() {
+            hello["participant"] = json!(token);
+        }
+        Recorder { name, ws, hello, before: welcome["state"].clone(), frames: vec![], sent: HashMap::new() }
+    }
+
+    fn keep(&mut self, mut frame: Value) {
+        if frame["type"] == "presence" {
+            return;
+        }
+        if frame["type"] == "ack" || frame["type"] == "error" {
+            if let Some(op) = frame["id"].as_str().and_then(|id| self.sent.get(id)) {
+                frame["op"] = json!(op);
+            }
+        }
+        self.frames.push(frame);
+    }
+
+    /// Sends a command and records everything up to its answer, which must be an ack.
+    async fn ok(&mut self, op: &str, fields: Value) -> Value {
+        let id = self.ws.cmd(op, fields).await;
+        self.sent.insert(id.clone(), op.to_owned());
+        loop {
+            let frame = self.ws.recv_any().await;
+            let answer = frame["id"] == id.as_str();
+            self.keep(frame.clone());
+            if answer {
+                assert_eq!(frame["type"], "ack", "{op}: {frame}");
+                return frame["result"].clone();
+            }
+        }
+    }
+
+    fn last_seq(&self) -> u64 {
+        let events = self.frames.iter().filter(|f| f["type"] == "event");
+        events.filter_map(|f| f["seq"].as_u64()).max().unwrap_or_else(|| self.before["seq"].as_u64().unwrap_or(0))
+    }
+
+    /// The upvote counts this viewer holds: its welcome's, then the `upvotes` frames'.
+    fn counts(&self) -> HashMap<String, u64> {
+        let mut counts: HashMap<String, u64> = HashMap::new();
+        for q in self.before["questions"].as_array().into_iter().flatten() {
+            counts.insert(q["id"].as_str().unwrap_or_default().into(), q["upvotes"].as_u64().unwrap_or(0));
+        }
+        for f in self.frames.iter().filter(|f| f["type"] == "upvotes") {
+            for (q, n) in f["counts"].as_object().into_iter().flatten() {
+                counts.insert(q.clone(), n.as_u64().unwrap_or(0));
+            }
+        }
+        counts
+    }
+
+    /// Reads until this viewer holds `seq` and the upvote counts of `after`.
+    async fn settle(&mut self, seq: u64, after: &Value) {
+        let settled = |r: &Recorder| {
+            let counts = r.counts();
+            r.last_seq() >= seq
+                && after["questions"].as_array().into_iter().flatten().all(|q| {
+                    let id = q["id"].as_str().unwrap_or_default();
+                    counts.get(id).copied().unwrap_or(0) == q["upvotes"].as_u64().unwrap_or(0)
+                })
+        };
+        while !settled(self) {
+            let frame = self.ws.recv_any().await;
+            self.keep(frame);
+        }
+    }
+
+    fn question(&self, text: &str, after: &Value) -> Value {
+        let all = after["questions"].as_array().cloned().unwrap_or_default();
+        all.into_iter().find(|q| q["text"] == text).unwrap_or_else(|| panic!("{}: no question {text}", self.name))
+    }
+}
+
+#[tokio::test]
+async fn a_recorded_debate_is_written_for_the_page_clients_fold() {
+    let app = TestApp::spawn(Backend::Memory).await;
+    let created = app.create(&sou94()).await;
+    let (id, code) = (created["id"].clone(), created["code"].clone());
+    let moderator = json!({"type": "hello", "session": id, "key": created["moderator_key"]});
+    let mut m = Recorder::join(&app, "moderator", moderator).await;
+    let rapporteur = json!({"type": "hello", "session": id, "key": created["rapporteur_key"]});
+    let mut r = Recorder::join(&app, "rapporteur", rapporteur).await;
+    let mut s = Recorder::join(&app, "screen", json!({"type": "hello", "code": code, "role": "screen"})).await;
+    let mut a = Recorder::join(&app, "asker", json!({"type": "hello", "code": code})).await;
+    let mut b = Recorder::join(&app, "participant", json!({"type": "hello", "code": code})).await;
+
+    m.ok("agenda.goto", json!({"item": 6})).await;
+    let q1 = a.ok("question.ask", json!({"text": "Quel budget pour les communes ?", "name": "Awa"})).await;
+    let q2 = a.ok("question.ask", json!({"text": "Who funds the regions? <img src=x onerror=alert(1)>"})).await;
+    let q3 = b.ok("question.ask", json!({"text": "Quel budget pour les communes en 2026 ?"})).await;
+    let q4 = b.ok("question.ask", json!({"text": "Et la sécurité ?"})).await;
+    let [q1, q2, q3, q4] = [&q1, &q2, &q3, &q4].map(|r| r["question"]["id"].clone());
+    for q in [&q1, &q2, &q4] {
+        m.ok("question.approve", json!({"question": q})).await;
+    }
+    b.ok("question.upvote", json!({"question": q1})).await;
+    b.ok("question.upvote", json!({"question": q2})).await;
+    a.ok("question.upvote", json!({"question": q2})).await;
+    a.ok("question.upvote", json!({"question": q4})).await;
+    a.ok("question.unvote", json!({"question": q4})).await;
+    m.ok("question.merge", json!({"question": q3, "into": q1})).await;
+    m.ok("question.highlight", json!({"question": q1})).await;
+    m.ok("question.answer", json!({"question": q1})).await;
+    m.ok("question.highlight", json!({"question": q4})).await;
+    m.ok("question.reject", json!({"question": q2})).await;
+    let fa = a.ok("floor.request", json!({"name": "Awa Diop", "organisation": "AMM"})).await;
+    let fb = b.ok("floor.request", json!({"name": "Moussa Traoré", "organisation": "ARM"})).await;
+    m.ok("floor.move", json!({"request": fb["request"], "position": 0})).await;
+    m.ok("floor.grant", json!({"request": fb["request"]})).await;
+    m.ok("floor.grant", json!({"request": fa["request"]})).await;
+    m.ok("floor.end", json!({})).await;
+    b.ok("floor.request", json!({"name": "Moussa Traoré", "organisation": "ARM"})).await;
+    m.ok("agenda.next", json!({})).await;
+    let last = m.ok("agenda.prev", json!({})).await["seq"].as_u64().expect("seq");
+
+    let mut clients = Vec::new();
+    for mut rec in [m, r, s, a, b] {
+        let mut fresh = app.ws().await;
+        fresh.send(rec.hello.clone()).await;
+        let welcome = fresh.recv_type("welcome").await;
+        let after = welcome["state"].clone();
+        assert_eq!(after["seq"], last, "{}", rec.name);
+        rec.settle(last, &after).await;
+        clients.push((rec, after));
+    }
+
+    // What the record says, checked here so the fixture is known to be right.
+    let (_, mod_after) = &clients[0];
+    let answered = clients[0].0.question("Quel budget pour les communes ?", mod_after);
+    assert_eq!((answered["status"].as_str(), answered["upvotes"].as_u64()), (Some("answered"), Some(1)));
+    assert!(mod_after["questions"].as_array().expect("questions").iter().all(|q| q["id"] != q3), "merged: gone");
+    assert_eq!(mod_after["highlighted"], q4);
+    let (screen, screen_after) = &clients[2];
+    let shown: Vec<&Value> = screen_after["questions"].as_array().expect("questions").iter().collect();
+    assert_eq!(shown.iter().map(|q| &q["id"]).collect::<Vec<_>>(), [&q4], "{}: approved only", screen.name);
+    let (asker, asker_after) = &clients[3];
+    let rejected = asker.question("Who funds the regions? <img src=x onerror=alert(1)>", asker_after);
+    assert_eq!((rejected["status"].as_str(), rejected["mine"].as_bool()), (Some("rejected"), Some(true)));
+    let (other, other_after) = &clients[4];
+    let merged = other.question("Quel budget pour les communes en 2026 ?", other_after);
+    assert_eq!((merged["status"].as_str(), &merged["merged_into"]), (Some("merged"), &q1));
+    assert_eq!(other_after["floor"]["queue"][0]["mine"], true);
+
+    let fixture = json!({
+        "about": "Written by tests/api/contract_fixture.rs; folded by tests/e2e/client.test.mjs.",
+        "clients": clients.iter().map(|(rec, after)| json!({
+            "name": rec.name, "role": after["role"], "before": rec.before, "frames": rec.frames, "after": after,
+        })).collect::<Vec<_>>(),
+    });
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("contract-fixture.json");
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("target dir");
+    std::fs::write(&path, serde_json::to_string_pretty(&fixture).expect("json")).expect("write the fixture");
+}
