@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -96,4 +97,56 @@ export function watchErrors(page) {
     if (m.type() === 'error') errors.push(`console: ${m.text()}`);
   });
   return errors;
+}
+
+/** The WCAG 2.2 A and AA rules of axe-core (2.0, 2.1 and 2.2 levels). */
+export const A11Y_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+/** The impacts that fail a test; `moderate` and `minor` ones are not checked. */
+export const A11Y_FAILING_IMPACTS = ['serious', 'critical'];
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+let axeSource;
+
+/**
+ * Runs axe-core's WCAG 2.2 A/AA rules on the page as it is now and throws, listing each
+ * serious or critical violation (rule, impact, failing selectors, help URL), when there is one.
+ * `label` names the page and its state in the message; the viewport size is added to it.
+ *
+ * The pages' Content-Security-Policy allows no inline script, so page.addScriptTag({content})
+ * would be refused. page.evaluate(source) goes through the DevTools protocol instead, which
+ * the policy does not govern: axe's source runs in the page as it is, and the page under test
+ * keeps its real policy (no bypassCSP context, which would check a different page).
+ */
+export async function checkA11y(page, label) {
+  axeSource ??= readFileSync(axePath, 'utf8');
+  if (!(await page.evaluate(() => typeof window.axe?.run === 'function'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async (tags) => {
+    const { violations } = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: tags },
+      resultTypes: ['violations'],
+    });
+    return violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+      nodes: v.nodes.map((n) => ({ target: n.target.map(String).join(' >> '), summary: n.failureSummary || '' })),
+    }));
+  }, A11Y_TAGS);
+  const failing = violations.filter((v) => A11Y_FAILING_IMPACTS.includes(v.impact));
+  if (failing.length === 0) return violations;
+  const size = page.viewportSize();
+  const where = `${label}${size ? ` at ${size.width}×${size.height}` : ''} (${page.url()})`;
+  const lines = [`${failing.length} serious or critical accessibility violation(s) on ${where}:`];
+  for (const v of failing) {
+    lines.push(`- ${v.id} [${v.impact}]: ${v.help}`, `  ${v.helpUrl}`);
+    for (const n of v.nodes) {
+      lines.push(`    ${n.target}`);
+      if (n.summary) lines.push(...n.summary.split('\n').map((l) => `      ${l.trim()}`).filter((l) => l.trim()));
+    }
+  }
+  throw new Error(lines.join('\n'));
+}
+
+/** checkA11y on several pages at once; one error lists every page that fails. */
+export async function checkA11yAll(checks) {
+  const results = await Promise.allSettled(checks.map(([page, label]) => checkA11y(page, label)));
+  const failed = results.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
+  if (failed.length) throw new Error(failed.join('\n\n'));
 }

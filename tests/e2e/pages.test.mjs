@@ -2,8 +2,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, createSession, launchBrowser, screenshot, watchErrors, sou94, storeName, PHONE, PROJECTOR, LAPTOP,
+  startServer, createSession, launchBrowser, screenshot, watchErrors, checkA11y, checkA11yAll, sou94, storeName,
+  PHONE, PROJECTOR, LAPTOP,
 } from './harness.mjs';
+
+// Every state a test brings a page into is also checked with axe-core (WCAG 2.2 A/AA):
+// a serious or critical violation fails the test (see checkA11y in harness.mjs).
 
 let server;
 let browser;
@@ -54,6 +58,9 @@ test(`the moderator moves the room and the phone and the screen follow (${storeN
   await Promise.all([online(phone.page), online(screen.page), online(moderator.page)]);
   await attrIs(phone.page, 'phase', 'data-phase', 'pending');
   await textIs(screen.page, 'join-code', created.code);
+  await checkA11yAll([
+    [phone.page, 'participant, pending'], [screen.page, 'screen, pending'], [moderator.page, 'moderator, pending'],
+  ]);
 
   await moderator.page.click(tid('btn-next'));
   for (const { page } of [phone, screen, moderator]) {
@@ -77,6 +84,9 @@ test(`the moderator moves the room and the phone and the screen follow (${storeN
 
   // The moderator sees the room: the phone and the screen are connected.
   await moderator.page.waitForFunction((sel) => Number(document.querySelector(sel)?.textContent) >= 1, tid('connected-count'));
+  await checkA11yAll([
+    [phone.page, 'participant, running'], [screen.page, 'screen, running'], [moderator.page, 'moderator, running'],
+  ]);
 
   await screenshot(phone.page, 'participant-phone-running');
   await screenshot(screen.page, 'screen-projector-running');
@@ -104,6 +114,7 @@ test(`a phone that drops off the network keeps its identity and catches up (${st
   await moderator.page.click(tid('btn-next'));
   await textIs(moderator.page, 'current-title', items[1].title);
   await screenshot(phone.page, 'participant-phone-offline');
+  await checkA11y(phone.page, 'participant, offline');
 
   await phone.context.setOffline(false);
   await online(phone.page);
@@ -132,6 +143,7 @@ test(`a command made while the moderator is offline is sent on reconnect and app
   await moderator.page.waitForFunction((sel) => document.querySelector(sel)?.dataset.state !== 'online', tid('conn-state'));
   await moderator.page.click(tid('btn-next'));
   await moderator.page.waitForSelector(`${tid('cmd-entry')}[data-op="agenda.next"][data-status="queued"]`);
+  await checkA11y(moderator.page, 'moderator, offline with a queued command');
   await moderator.context.setOffline(false);
   await online(moderator.page);
   await textIs(phone.page, 'current-title', items[1].title);
@@ -156,9 +168,11 @@ test(`a French phone gets French, and the switch changes it (${storeName})`, asy
   await textIs(phone.page, 'phase', 'Pas encore commencée');
   await attrIs(phone.page, 'conn-state', 'data-state', 'online');
   await screenshot(phone.page, 'participant-phone-fr');
+  await checkA11y(phone.page, 'participant, pending, in French');
   await phone.page.click(tid('lang-en'));
   await phone.page.waitForFunction(() => document.documentElement.lang === 'en');
   await textIs(phone.page, 'phase', 'Not started');
+  await checkA11y(phone.page, 'participant, pending, switched to English');
   // The choice is remembered.
   await phone.page.reload();
   await online(phone.page);
@@ -169,17 +183,21 @@ test(`a French phone gets French, and the switch changes it (${storeName})`, asy
 
 test(`the landing page creates a session from the SOU 94 example and joins it by code (${storeName})`, async () => {
   const landing = await open({ ...LAPTOP, locale: 'en-GB' }, `${server.base}/`);
+  await checkA11y(landing.page, 'landing');
   await landing.page.click('summary');
   await landing.page.click(tid('btn-example'));
   await landing.page.waitForFunction((sel) => document.querySelector(sel)?.value.includes('SOU 94'), tid('definition'));
+  await checkA11y(landing.page, 'landing, create form open with the example');
   await landing.page.click(tid('btn-create'));
   await landing.page.waitForSelector(`${tid('created')}:not([hidden])`);
   const code = (await landing.page.textContent(tid('created-code'))).trim();
   assert.match(code, /^[A-Z2-9]{6}$/);
   await landing.page.waitForFunction((sel) => document.querySelector(sel)?.naturalWidth > 0, tid('created-qr'));
   await screenshot(landing.page, 'landing-laptop-created');
+  await checkA11y(landing.page, 'landing, session created');
 
   const phone = await open({ ...PHONE, locale: 'en-GB' }, `${server.base}/`);
+  await checkA11y(phone.page, 'landing');
   await phone.page.fill(tid('join-code-input'), code.toLowerCase());
   await phone.page.click(tid('btn-join'));
   await phone.page.waitForURL(`**/j/${code}`);
@@ -196,18 +214,15 @@ test(`an unknown code and a wrong key are told plainly, without retrying (${stor
   await phone.page.waitForSelector(`${tid('fatal')}:not([hidden])`);
   const moderator = await open({ ...LAPTOP, locale: 'en-GB' }, `${server.base}/m/${created.id}#key=${'0'.repeat(40)}`);
   await attrIs(moderator.page, 'conn-state', 'data-state', 'denied');
+  await checkA11yAll([[phone.page, 'participant, unknown code'], [moderator.page, 'moderator, wrong key']]);
   await phone.context.close();
   await moderator.context.close();
 });
 
-test(`every page at phone and projector sizes, for a person to look at (${storeName})`, async () => {
+test(`every page at phone and projector sizes, pending, running and ended, for a person and for axe (${storeName})`, async () => {
   const created = await createSession(server.base);
   const driver = await open({ ...LAPTOP, locale: 'en-GB' }, created.links.moderator);
   await online(driver.page);
-  await driver.page.click(tid('btn-next'));
-  await textIs(driver.page, 'current-title', items[0].title);
-  await driver.page.click(`${tid('btn-goto')}[data-index="1"]`);
-  await textIs(driver.page, 'current-title', items[1].title);
   const pages = {
     landing: `${server.base}/`,
     participant: created.links.participant,
@@ -215,15 +230,37 @@ test(`every page at phone and projector sizes, for a person to look at (${storeN
     screen: created.links.screen,
     rapporteur: created.links.rapporteur,
   };
-  for (const [size, options] of [['phone', PHONE], ['projector', PROJECTOR]]) {
-    for (const [name, url] of Object.entries(pages)) {
+  // Each page at each size, opened once and all at once; the room pages then follow the room.
+  const opened = await Promise.all(
+    [['phone', PHONE], ['projector', PROJECTOR]].flatMap(([size, options]) => Object.entries(pages).map(async ([name, url]) => {
       const p = await open({ ...options, locale: 'en-GB' }, url);
       if (name !== 'landing') await online(p.page);
-      await screenshot(p.page, `${name}-${size}`);
-      assert.deepEqual(p.errors, [], `no errors on ${name} at ${size} size`);
-      await p.context.close();
-    }
-  }
+      return { ...p, name, size };
+    })),
+  );
+  const inRoom = opened.filter((p) => p.name !== 'landing');
+  /** Screenshots of and axe on every page in `list`, once each shows `phase`; no page has logged an error. */
+  const look = async (list, phase, suffix, ready = () => null) => {
+    await Promise.all(list.filter((p) => p.name !== 'landing').map((p) => attrIs(p.page, 'phase', 'data-phase', phase).then(() => ready(p))));
+    for (const p of list) await screenshot(p.page, `${p.name}-${p.size}${p.name === 'landing' ? '' : suffix}`);
+    await checkA11yAll(list.map((p) => [p.page, p.name === 'landing' ? 'landing' : `${p.name}, ${phase}`]));
+    for (const p of list) assert.deepEqual(p.errors, [], `no errors on ${p.name} at ${p.size} size, ${phase}`);
+  };
+  await look(opened, 'pending', '-pending');
+
+  await driver.page.click(tid('btn-next'));
+  await textIs(driver.page, 'current-title', items[0].title);
+  await driver.page.click(`${tid('btn-goto')}[data-index="1"]`);
+  await textIs(driver.page, 'current-title', items[1].title);
+  await look(inRoom, 'running', '', (p) => textIs(p.page, 'current-title', items[1].title));
+
+  // Ending asks first; the question is a state of its own.
+  await driver.page.click(tid('btn-end'));
+  await driver.page.waitForSelector(`${tid('end-confirm')}:not([hidden])`);
+  await checkA11y(driver.page, 'moderator, asked to confirm the end');
+  await driver.page.click(tid('btn-end-confirm'));
+  await look([...inRoom, { ...driver, name: 'moderator', size: 'laptop' }], 'ended', '-ended');
+  await Promise.all(opened.map((p) => p.context.close()));
   await driver.context.close();
 });
 
@@ -237,6 +274,7 @@ test(`with an admin token, the landing page creates only for whoever gives it ($
     await landing.page.click(tid('btn-create'));
     await landing.page.waitForSelector(`${tid('create-error')}:not([hidden])`);
     assert.match(await landing.page.textContent(tid('create-error')), /admin/i);
+    await checkA11y(landing.page, 'landing, admin token refused');
     await landing.page.fill(tid('admin-token'), 'room-42-admin');
     await landing.page.click(tid('btn-create'));
     await landing.page.waitForSelector(`${tid('created')}:not([hidden])`);
