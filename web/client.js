@@ -484,6 +484,8 @@ export const CLOSE = Object.freeze({
 });
 /** After CLOSE.TOO_MANY: wait at least this long (plus up to PAUSE_JITTER_MS) before reconnecting. */
 export const TOO_MANY_PAUSE_MS = 10000;
+/** Frames larger than this close the socket (1009): the server's `MAX_FRAME`. */
+export const MAX_FRAME = 64 * 1024;
 const PAUSE_JITTER_MS = 5000;
 
 const BACKOFF_BASE_MS = 500;
@@ -808,6 +810,10 @@ export class Client {
     this.trim();
     if (this.final) {
       this.settle(rec, 'refused', { error: { code: 'closed', message: '' } });
+    } else if (new TextEncoder().encode(JSON.stringify({ type: 'cmd', id: rec.id, op, ...fields })).length > MAX_FRAME) {
+      // The server would close the socket (1009) and the resend would meet the same fate:
+      // refuse it here, where the page can say so.
+      this.settle(rec, 'refused', { error: { code: 'too_large', message: '' } });
     } else if (this.welcomed) {
       this.transmit(rec);
     } else {

@@ -460,6 +460,9 @@ function questionRow(q, ctx, all, lang) {
     actions.push(btn('answer', 'q-answer', t('q.answer')));
     actions.push(btn('reject', 'q-reject', t('q.reject'), { danger: true }));
     actions.push(btn('merge', 'q-merge', t('q.merge'), { expanded: ctx.merging }));
+  } else if (q.status === 'rejected') {
+    // A rejection by mistake is not final: the question may be approved after all.
+    actions.push(btn('approve', 'q-approve', t('q.restore')));
   }
 
   const suggestions = ctx.dups.length && !ctx.ended
@@ -662,7 +665,7 @@ function questionAct(act, id, el) {
   if (busyIds('question.', 'question').has(id)) return;
   switch (act) {
     case 'approve':
-      if (q.status === 'pending') client.send('question.approve', { question: id });
+      if (q.status === 'pending' || q.status === 'rejected') client.send('question.approve', { question: id });
       break;
     case 'reject':
       if (q.status === 'pending' || q.status === 'approved') client.send('question.reject', { question: id });

@@ -330,3 +330,11 @@ test('the client folds the server-recorded debate to the state the server ends w
     assert.deepEqual(comparable(state), comparable(c.after), `${c.name} (${c.role})`);
   }
 });
+
+test('a command too large for one frame is refused on the page, never sent to loop on 1009', () => {
+  const c = new Client({ code: 'ABCDEF' });
+  const rec = c.send('question.ask', { text: 'é'.repeat(40000) });
+  assert.equal(rec.status, 'refused');
+  assert.equal(rec.error.code, 'too_large');
+  assert.equal(c.send('question.ask', { text: 'short' }).status, 'queued');
+});
