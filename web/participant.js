@@ -43,7 +43,7 @@ function render() {
   renderPhase(s);
   $t('now').dataset.phase = s.phase;
   renderNow(s, { idle: idleText });
-  fill($('agenda'), s.agenda.items.map((item, i) => agendaRow(s, i, itemStatus(s, i), itemMeta(item), { speakers: true })));
+  fill($('agenda'), s.agenda.items.map((item, i) => agendaRow(s, i, itemStatus(s, i, true), itemMeta(item), { speakers: true })));
   renderQuestions(s);
   renderFloor(s);
 }
