@@ -2,30 +2,17 @@
 // phones, the projector following, and the list of speakers. The moderator's commands go
 // through its page's client (`window.__palabre.send`), so these tests do not depend on the
 // console's buttons.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, createSession, launchBrowser, screenshot, watchErrors, checkA11y, sou94, storeName, PHONE, PROJECTOR, LAPTOP,
+  createSession, useServerAndBrowser, tid, screenshot, watchErrors, checkA11y, sou94, storeName, PHONE, PROJECTOR, LAPTOP,
 } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-const tid = (id) => `[data-testid="${id}"]`;
+const room = useServerAndBrowser();
 const q = (id) => `${tid('questions-list')} ${tid('question')}[data-id="${id}"]`;
 
 async function open(options, url) {
-  const context = await browser.newContext(options);
+  const context = await room.browser.newContext(options);
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(url);
@@ -50,7 +37,7 @@ const attrIs = (page, sel, attr, value) => page.waitForFunction(
 
 /** A running session on its debate item (Q&A opens by itself). */
 async function debate(definition = sou94) {
-  const created = await createSession(server.base, definition);
+  const created = await createSession(room.server.base, definition);
   const moderator = await open({ ...LAPTOP, locale: 'en-GB' }, created.links.moderator);
   assert.equal((await send(moderator.page, 'agenda.next')).status, 'acked');
   const item = definition.agenda.findIndex((i) => i.kind === 'debate');

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { before, after } from 'node:test';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, '..', '..');
@@ -149,4 +150,24 @@ export async function checkA11yAll(checks) {
   const results = await Promise.allSettled(checks.map(([page, label]) => checkA11y(page, label)));
   const failed = results.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
   if (failed.length) throw new Error(failed.join('\n\n'));
+}
+
+/** A `[data-testid]` selector. */
+export const tid = (id) => `[data-testid="${id}"]`;
+
+/**
+ * One palabre server and one Chromium for the test file, started before its tests and
+ * stopped after them. Returns the handle whose `server` and `browser` are set by then.
+ */
+export function useServerAndBrowser() {
+  const it = { server: null, browser: null };
+  before(async () => {
+    it.server = await startServer();
+    it.browser = await launchBrowser();
+  });
+  after(async () => {
+    await it.browser?.close();
+    await it.server?.stop();
+  });
+  return it;
 }

@@ -1,28 +1,15 @@
 // The pages in a real Chromium, as the people in the room use them.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, createSession, launchBrowser, screenshot, watchErrors, checkA11y, checkA11yAll, sou94, storeName,
+  startServer, createSession, useServerAndBrowser, tid, screenshot, watchErrors, checkA11y, checkA11yAll, sou94, storeName,
   PHONE, PROJECTOR, LAPTOP,
 } from './harness.mjs';
 
 // Every state a test brings a page into is also checked with axe-core (WCAG 2.2 A/AA):
 // a serious or critical violation fails the test (see checkA11y in harness.mjs).
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-const tid = (id) => `[data-testid="${id}"]`;
+const room = useServerAndBrowser();
 
 /** Waits until the element's trimmed text is exactly `text`. */
 async function textIs(page, testid, text) {
@@ -40,7 +27,7 @@ async function attrIs(page, testid, attr, value) {
 }
 
 async function open(options, url) {
-  const context = await browser.newContext(options);
+  const context = await room.browser.newContext(options);
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(url);
@@ -51,7 +38,7 @@ const online = (page) => attrIs(page, 'conn-state', 'data-state', 'online');
 const items = sou94.agenda;
 
 test(`the moderator moves the room and the phone and the screen follow (${storeName})`, async () => {
-  const created = await createSession(server.base);
+  const created = await createSession(room.server.base);
   const phone = await open({ ...PHONE, locale: 'en-GB' }, created.links.participant);
   const screen = await open({ ...PROJECTOR, locale: 'en-GB' }, created.links.screen);
   const moderator = await open({ ...LAPTOP, locale: 'en-GB' }, created.links.moderator);
@@ -99,7 +86,7 @@ test(`the moderator moves the room and the phone and the screen follow (${storeN
 });
 
 test(`a phone that drops off the network keeps its identity and catches up (${storeName})`, async () => {
-  const created = await createSession(server.base);
+  const created = await createSession(room.server.base);
   const phone = await open({ ...PHONE, locale: 'en-GB' }, created.links.participant);
   const moderator = await open({ ...LAPTOP, locale: 'en-GB' }, created.links.moderator);
   await Promise.all([online(phone.page), online(moderator.page)]);
@@ -132,7 +119,7 @@ test(`a phone that drops off the network keeps its identity and catches up (${st
 });
 
 test(`a command made while the moderator is offline is sent on reconnect and applied once (${storeName})`, async () => {
-  const created = await createSession(server.base);
+  const created = await createSession(room.server.base);
   const moderator = await open({ ...LAPTOP, locale: 'en-GB' }, created.links.moderator);
   const phone = await open({ ...PHONE, locale: 'en-GB' }, created.links.participant);
   await Promise.all([online(phone.page), online(moderator.page)]);
@@ -152,7 +139,7 @@ test(`a command made while the moderator is offline is sent on reconnect and app
     `${tid('cmd-entry')}[data-op="agenda.next"]`,
   );
   // Applied once: the room is on item 1, not 2, and the seq says so.
-  const res = await fetch(`${server.base}/api/sessions/${created.id}`, { headers: { authorization: `Bearer ${created.moderator_key}` } });
+  const res = await fetch(`${room.server.base}/api/sessions/${created.id}`, { headers: { authorization: `Bearer ${created.moderator_key}` } });
   const state = await res.json();
   assert.equal(state.agenda.current, 1);
   assert.equal(state.seq, 3);
@@ -161,7 +148,7 @@ test(`a command made while the moderator is offline is sent on reconnect and app
 });
 
 test(`a French phone gets French, and the switch changes it (${storeName})`, async () => {
-  const created = await createSession(server.base);
+  const created = await createSession(room.server.base);
   const phone = await open({ ...PHONE, locale: 'fr-FR' }, created.links.participant);
   await online(phone.page);
   assert.equal(await phone.page.getAttribute('html', 'lang'), 'fr');
@@ -182,7 +169,7 @@ test(`a French phone gets French, and the switch changes it (${storeName})`, asy
 });
 
 test(`the landing page creates a session from the SOU 94 example and joins it by code (${storeName})`, async () => {
-  const landing = await open({ ...LAPTOP, locale: 'en-GB' }, `${server.base}/`);
+  const landing = await open({ ...LAPTOP, locale: 'en-GB' }, `${room.server.base}/`);
   await checkA11y(landing.page, 'landing');
   await landing.page.click('summary');
   await landing.page.click(tid('btn-example'));
@@ -196,7 +183,7 @@ test(`the landing page creates a session from the SOU 94 example and joins it by
   await screenshot(landing.page, 'landing-laptop-created');
   await checkA11y(landing.page, 'landing, session created');
 
-  const phone = await open({ ...PHONE, locale: 'en-GB' }, `${server.base}/`);
+  const phone = await open({ ...PHONE, locale: 'en-GB' }, `${room.server.base}/`);
   await checkA11y(phone.page, 'landing');
   await phone.page.fill(tid('join-code-input'), code.toLowerCase());
   await phone.page.click(tid('btn-join'));
@@ -208,11 +195,11 @@ test(`the landing page creates a session from the SOU 94 example and joins it by
 });
 
 test(`an unknown code and a wrong key are told plainly, without retrying (${storeName})`, async () => {
-  const created = await createSession(server.base);
-  const phone = await open({ ...PHONE, locale: 'en-GB' }, `${server.base}/j/ZZZZZZ`);
+  const created = await createSession(room.server.base);
+  const phone = await open({ ...PHONE, locale: 'en-GB' }, `${room.server.base}/j/ZZZZZZ`);
   await attrIs(phone.page, 'conn-state', 'data-state', 'gone');
   await phone.page.waitForSelector(`${tid('fatal')}:not([hidden])`);
-  const moderator = await open({ ...LAPTOP, locale: 'en-GB' }, `${server.base}/m/${created.id}#key=${'0'.repeat(40)}`);
+  const moderator = await open({ ...LAPTOP, locale: 'en-GB' }, `${room.server.base}/m/${created.id}#key=${'0'.repeat(40)}`);
   await attrIs(moderator.page, 'conn-state', 'data-state', 'denied');
   await checkA11yAll([[phone.page, 'participant, unknown code'], [moderator.page, 'moderator, wrong key']]);
   await phone.context.close();
@@ -220,11 +207,11 @@ test(`an unknown code and a wrong key are told plainly, without retrying (${stor
 });
 
 test(`every page at phone and projector sizes, pending, running and ended, for a person and for axe (${storeName})`, async () => {
-  const created = await createSession(server.base);
+  const created = await createSession(room.server.base);
   const driver = await open({ ...LAPTOP, locale: 'en-GB' }, created.links.moderator);
   await online(driver.page);
   const pages = {
-    landing: `${server.base}/`,
+    landing: `${room.server.base}/`,
     participant: created.links.participant,
     moderator: created.links.moderator,
     screen: created.links.screen,

@@ -4,10 +4,10 @@
 // here goes through `window.__palabre.send`; the pages' state is only read, to name things.
 //
 // One browser, one context per phone (each its own participant token), nothing blocked.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, createSession, launchBrowser, screenshot, watchErrors, checkA11yAll, sou94, storeName,
+  createSession, useServerAndBrowser, tid, screenshot, watchErrors, checkA11yAll, sou94, storeName,
   PHONE, PROJECTOR, LAPTOP,
 } from './harness.mjs';
 
@@ -17,26 +17,13 @@ const PHONES = 20;
 /** Phones opened at once (two cores: a few at a time load as fast as all at once). */
 const BATCH = 5;
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-const tid = (id) => `[data-testid="${id}"]`;
+const room = useServerAndBrowser();
 /** A question of the room on a phone (not the answered group, not "my questions"). */
 const roomQ = (id) => `${tid('questions-list')} ${tid('question')}[data-id="${id}"]`;
 const modRow = (id) => `${tid('mod-questions')} ${tid('mod-question')}[data-id="${id}"]`;
 
 async function open(options, url, label) {
-  const context = await browser.newContext(options);
+  const context = await room.browser.newContext(options);
   context.setDefaultTimeout(WAIT_MS);
   const page = await context.newPage();
   const errors = watchErrors(page);
@@ -120,7 +107,7 @@ const SPEAKERS = [
 test(`the room: twenty phones, the console and the screen run the SOU 94 debate (${storeName})`, { timeout: 115_000 }, async (t) => {
   const t0 = Date.now();
   const lap = (what) => t.diagnostic(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
-  const created = await createSession(server.base, sou94);
+  const created = await createSession(room.server.base, sou94);
 
   const console_ = await open({ ...LAPTOP, locale: 'en-GB' }, created.links.moderator, 'console');
   const screen = await open({ ...PROJECTOR, locale: 'fr-FR' }, created.links.screen, 'screen');
@@ -412,7 +399,7 @@ test(`the room: twenty phones, the console and the screen run the SOU 94 debate 
   }
   await checkA11yAll([[m, 'console during the debate'], [s, 'screen with the list of speakers'], [phone(awa.phone), 'phone in the list of speakers']]);
   for (const { errors, label } of all) assert.deepEqual(errors, [], `no errors on ${label}`);
-  const serverErrors = server.log().split('\n').filter((l) => /\bERROR\b/.test(l));
+  const serverErrors = room.server.log().split('\n').filter((l) => /\bERROR\b/.test(l));
   assert.deepEqual(serverErrors, [], 'no errors in the server log');
   lap('done');
   await Promise.all(all.map(({ context }) => context.close()));
