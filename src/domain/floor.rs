@@ -183,7 +183,10 @@ impl Floor {
                 if self.speaking.as_ref().is_some_and(|t| t.request.by == by) {
                     return Err(DomainError::Conflict("you have the floor".into()));
                 }
-                if self.queue.iter().any(|r| &r.id == id) {
+                let taken = self.queue.iter().any(|r| &r.id == id)
+                    || self.speaking.as_ref().is_some_and(|t| &t.request.id == id)
+                    || self.history.iter().any(|h| &h.id == id);
+                if taken {
                     return Err(DomainError::Conflict("that request id is taken; send it again with a new id".into()));
                 }
                 if self.queue.len() >= MAX_QUEUE {

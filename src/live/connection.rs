@@ -115,9 +115,18 @@ async fn run(socket: WebSocket, state: AppState, base: String) {
     };
     if let End::Close(code, reason) = end {
         let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-        let _ = conn.tx.send(Message::Close(Some(frame))).await;
+        if conn.tx.send(Message::Close(Some(frame))).await.is_ok() {
+            // Read on until the client answers the close (or a short while passes): dropping a
+            // socket with frames still unread makes the kernel reset it, and the close code,
+            // which tells the client what to do, would be lost.
+            let drain = async { while let Some(Ok(_)) = conn.rx.next().await {} };
+            let _ = tokio::time::timeout(CLOSE_LINGER, drain).await;
+        }
     }
 }
+
+/// How long a closing socket waits for the client's close.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 impl Conn {
     async fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), End> {

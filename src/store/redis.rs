@@ -31,7 +31,8 @@ use crate::domain::agenda::Agenda;
 use crate::domain::floor::Floor;
 use crate::domain::questions::{Asker, Questions, MAX_OPEN_PER_PARTICIPANT, MAX_OPEN_QUESTIONS};
 use crate::domain::questions::{MAX_UPVOTES_PER_WINDOW, UPVOTE_WINDOW_MS};
-use crate::domain::{Actor, Command, DomainError, DraftState, Event, Question, QuestionEvent, Reply, Sequenced};
+use crate::domain::{Actor, Command, DomainError, DraftState, Event, Question, QuestionCommand, QuestionEvent};
+use crate::domain::{Reply, Sequenced};
 use crate::domain::{Session, SessionDefinition, Settings};
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -514,19 +515,22 @@ impl RedisStore {
         Ok(slots)
     }
 
-    /// Changes of the open-question counters, with the cap each may not pass.
-    fn counters(before: &Session, after: &Session) -> Vec<(String, i64, i64)> {
+    /// Changes of the open-question counters, with the cap each may not pass (for an ask; a
+    /// moderator who approves a rejected question after all is not held to it, as in the rules).
+    fn counters(command: &Command, before: &Session, after: &Session) -> Vec<(String, i64, i64)> {
+        let asking = matches!(command, Command::Question(QuestionCommand::Ask { .. }));
+        let cap = |max: i64| if asking { max } else { -1 };
         let mut out = Vec::new();
         let total = after.questions.open_total - before.questions.open_total;
         if total != 0 {
-            out.push(("open".to_owned(), total, MAX_OPEN_QUESTIONS));
+            out.push(("open".to_owned(), total, cap(MAX_OPEN_QUESTIONS)));
         }
         let people: HashSet<&String> = before.questions.open_by.keys().chain(after.questions.open_by.keys()).collect();
         for p in people {
             let delta = after.questions.open_by.get(p).copied().unwrap_or(0)
                 - before.questions.open_by.get(p).copied().unwrap_or(0);
             if delta != 0 {
-                out.push((format!("open:{p}"), delta, MAX_OPEN_PER_PARTICIPANT));
+                out.push((format!("open:{p}"), delta, cap(MAX_OPEN_PER_PARTICIPANT)));
             }
         }
         out
@@ -757,7 +761,7 @@ impl Store for RedisStore {
             let mut after = before.clone();
             let decision = after.handle(actor, command, now)?;
             let slots = Self::slots(id, &loaded, &after)?;
-            let counters = Self::counters(&before, &after);
+            let counters = Self::counters(command, &before, &after);
             let merge = decision.events.iter().find_map(|e| match e {
                 Event::Question(QuestionEvent::Merged { question, into }) => Some((question.clone(), into.clone())),
                 _ => None,

@@ -109,8 +109,8 @@ async fn a_recorded_debate_is_written_for_the_page_clients_fold() {
     let moderator = json!({"type": "hello", "session": id, "key": created["moderator_key"]});
     let mut m = Recorder::join(&app, "moderator", moderator).await;
     let rapporteur = json!({"type": "hello", "session": id, "key": created["rapporteur_key"]});
-    let mut r = Recorder::join(&app, "rapporteur", rapporteur).await;
-    let mut s = Recorder::join(&app, "screen", json!({"type": "hello", "code": code, "role": "screen"})).await;
+    let r = Recorder::join(&app, "rapporteur", rapporteur).await;
+    let s = Recorder::join(&app, "screen", json!({"type": "hello", "code": code, "role": "screen"})).await;
     let mut a = Recorder::join(&app, "asker", json!({"type": "hello", "code": code})).await;
     let mut b = Recorder::join(&app, "participant", json!({"type": "hello", "code": code})).await;
 

@@ -406,3 +406,148 @@ impl Drop for OwnRedis {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The debate: questions, upvotes, the list of speakers
+// ---------------------------------------------------------------------------------------------
+
+impl TestApp {
+    /// An instance serving `store`, which the test keeps a handle on (to seed what the socket
+    /// API cannot make quickly, such as asks spread over several minutes).
+    pub async fn spawn_with_store(store: Arc<dyn Store>) -> TestApp {
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<bool>();
+        let thread = std::thread::spawn(move || {
+            let rt =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            let listener = rt.block_on(async { palabre::app::bind("127.0.0.1:0".parse().expect("addr")) });
+            let listener = listener.expect("bind");
+            let _ = addr_tx.send(listener.local_addr().expect("addr"));
+            let _server = rt.spawn(palabre::app::serve(listener, store, Config::default(), std::future::pending()));
+            let _ = stop_rx.recv();
+            rt.shutdown_background();
+        });
+        let addr = addr_rx.await.expect("the app started");
+        TestApp { addr, stop: Some(stop_tx), thread: Some(thread), http: reqwest::Client::new() }
+    }
+
+    /// An instance and a store handle that sees what it stores: for memory, the very store it
+    /// serves; for Redis, a client of its own on the same Redis.
+    pub async fn spawn_sharing(backend: Backend) -> (TestApp, Arc<dyn Store>) {
+        match backend {
+            Backend::Memory => {
+                let shared: Arc<dyn Store> = Arc::new(MemoryStore::new());
+                (TestApp::spawn_with_store(shared.clone()).await, shared)
+            }
+            Backend::Redis => (TestApp::spawn(backend).await, store(backend).await),
+        }
+    }
+}
+
+impl Ws {
+    /// Sends a command that must be acknowledged; returns the ack's `result`.
+    pub async fn ok(&mut self, op: &str, fields: Value) -> Value {
+        let reply = self.call(op, fields.clone()).await;
+        assert_eq!(reply["type"], "ack", "{op} {fields} should be acknowledged: {reply}");
+        reply["result"].clone()
+    }
+
+    /// Sends a command that must be refused; returns the `error` frame.
+    pub async fn refused(&mut self, op: &str, fields: Value) -> Value {
+        let reply = self.call(op, fields.clone()).await;
+        assert_eq!(reply["type"], "error", "{op} {fields} should be refused: {reply}");
+        assert!(!reply["message"].as_str().unwrap_or("").is_empty(), "a refusal says why: {reply}");
+        reply
+    }
+
+    /// The next `event` frame whose event is of `kind`, skipping every other frame.
+    pub async fn event_of(&mut self, kind: &str) -> Value {
+        loop {
+            let e = self.event().await;
+            if e["event"]["kind"] == kind {
+                return e;
+            }
+        }
+    }
+
+    /// Reads frames, folding every `upvotes` frame into `counts` (the latest count of each
+    /// question), until `done(counts)`; returns how many `upvotes` frames it read.
+    pub async fn fold_upvotes_until(
+        &mut self,
+        counts: &mut std::collections::HashMap<String, u64>,
+        done: impl Fn(&std::collections::HashMap<String, u64>) -> bool,
+    ) -> usize {
+        let mut frames = 0;
+        while !done(counts) {
+            let f = self.recv_type("upvotes").await;
+            frames += 1;
+            fold_upvotes(counts, &f);
+        }
+        frames
+    }
+}
+
+/// Folds one `upvotes` frame into `counts`: each listed question takes its new count.
+pub fn fold_upvotes(counts: &mut std::collections::HashMap<String, u64>, frame: &Value) {
+    let listed = frame["counts"].as_object().unwrap_or_else(|| panic!("an upvotes frame carries counts: {frame}"));
+    for (q, n) in listed {
+        counts.insert(q.clone(), n.as_u64().unwrap_or_else(|| panic!("a count is a whole number: {frame}")));
+    }
+}
+
+pub async fn hello_screen(app: &TestApp, code: &Value) -> (Ws, Value) {
+    let mut ws = app.ws().await;
+    ws.send(json!({"type": "hello", "code": code, "role": "screen"})).await;
+    let welcome = ws.recv().await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    (ws, welcome)
+}
+
+pub async fn hello_rapporteur(app: &TestApp, created: &Value) -> (Ws, Value) {
+    let mut ws = app.ws().await;
+    ws.send(json!({"type": "hello", "session": created["id"], "key": created["rapporteur_key"]})).await;
+    let welcome = ws.recv().await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    (ws, welcome)
+}
+
+/// The participant holding `token` connects again: a fresh welcome with its own view.
+pub async fn hello_again(app: &TestApp, code: &Value, token: &Value) -> (Ws, Value) {
+    let mut ws = app.ws().await;
+    ws.send(json!({"type": "hello", "code": code, "participant": token})).await;
+    let welcome = ws.recv().await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    assert_eq!(welcome["participant"], *token, "the same participant");
+    (ws, welcome)
+}
+
+/// Creates a session from `definition` and moves its moderator to the first debate item, so
+/// that questions and the list of speakers are open. Returns the creation reply and the
+/// moderator's socket.
+pub async fn open_debate(app: &TestApp, definition: &Value) -> (Value, Ws) {
+    let created = app.create(definition).await;
+    let (mut moderator, _) = hello_moderator(app, &created).await;
+    let debate = definition["agenda"]
+        .as_array()
+        .and_then(|items| items.iter().position(|i| i["kind"] == "debate"))
+        .expect("the definition has a debate item");
+    moderator.ok("agenda.goto", json!({"item": debate})).await;
+    (created, moderator)
+}
+
+/// The question `id` in a state view, if the view shows it.
+pub fn question_in<'a>(state: &'a Value, id: &str) -> Option<&'a Value> {
+    state["questions"].as_array().expect("questions").iter().find(|q| q["id"] == id)
+}
+
+impl Ws {
+    /// Sends `frame` `n` times as fast as the socket takes them, without reading; stops early,
+    /// without failing, once the server has closed the connection.
+    pub async fn flood(&mut self, frame: &str, n: usize) {
+        for _ in 0..n {
+            if self.stream.send(Message::Text(frame.to_owned().into())).await.is_err() {
+                return;
+            }
+        }
+    }
+}

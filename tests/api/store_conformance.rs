@@ -6,9 +6,11 @@
 
 use crate::helpers::{store, Backend};
 use palabre::domain::definition::{RawDefinition, RawItem};
+use palabre::domain::text::QuestionText;
 use palabre::domain::{Actor, AgendaCommand, Command, DomainError, Event, Phase, Role, Sequenced, Session};
-use palabre::domain::{AgendaEvent, SessionDefinition};
+use palabre::domain::{AgendaEvent, QuestionCommand, QuestionEvent, QuestionStatus, Reply, SessionDefinition};
 use palabre::store::{Applied, Credentials, Feed, Participant, Store, StoreError, EVENT_LOG_LEN, PRESENCE_TTL_MS};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,10 +61,17 @@ conformance! {
         a_participant_is_registered_once_per_token_hash,
         presence_sums_recent_reports_of_every_instance_and_drops_stale_ones,
         participant_lookups_and_presence_reports_for_a_missing_session_are_not_found,
+        a_vote_is_checked_by_the_rules_and_a_refused_one_counts_nothing,
+        an_upvote_changes_the_count_once_and_publishes_it_on_the_feed,
+        merging_unites_the_upvoter_sets_and_counts_each_upvoter_once,
+        approving_a_rejected_question_is_decided_as_the_rules_decide_it,
     ],
     two: [
         commands_racing_on_two_instances_lose_no_update,
         retries_of_one_command_racing_on_two_instances_apply_it_once,
+        upvotes_racing_on_two_instances_are_counted_exactly,
+        retries_of_one_vote_racing_on_two_instances_count_it_once,
+        the_open_question_caps_hold_under_concurrent_asks,
     ],
 }
 
@@ -553,4 +562,408 @@ async fn feed_is_live(store: &Arc<dyn Store>, feed: &mut broadcast::Receiver<Fee
 /// The whole session as the store holds it now.
 async fn load(store: &Arc<dyn Store>, id: &str) -> Option<Session> {
     store.snapshot(id, None).await.expect("snapshot").map(|s| s.session)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Behaviours: questions and upvotes
+// ---------------------------------------------------------------------------------------------
+
+async fn a_vote_is_checked_by_the_rules_and_a_refused_one_counts_nothing(store: Arc<dyn Store>) {
+    let id = open_debate(&store).await;
+    ask_as(&store, &id, "asker", "q1", "Pending ?", now_ms()).await.expect("ask");
+    let seq = load(&store, &id).await.expect("session").seq;
+
+    let refused = [
+        ("someone else's pending question", vote(&store, &id, "other", "q1", true).await),
+        ("an unknown question", vote(&store, &id, "other", "q9", true).await),
+    ];
+    for (what, r) in refused {
+        assert!(matches!(r, Err(StoreError::Domain(DomainError::NotFound(_)))), "{what}: {r:?}");
+    }
+    let own = vote(&store, &id, "asker", "q1", true).await;
+    assert!(matches!(own, Err(StoreError::Domain(DomainError::Conflict(_)))), "own pending: {own:?}");
+    let up = Command::Question(QuestionCommand::Upvote { question: "q1".into() });
+    let moderator = store.apply(&id, &new_id(), &Actor::new(Role::Moderator), &up, now_ms()).await;
+    assert!(matches!(moderator, Err(StoreError::Domain(DomainError::Forbidden(_)))), "moderator: {moderator:?}");
+    approve(&store, &id, "q1").await;
+    moderate(&store, &id, Command::Agenda(AgendaCommand::QaClose)).await;
+    let closed = vote(&store, &id, "other", "q1", true).await;
+    assert!(matches!(closed, Err(StoreError::Domain(DomainError::Closed(_)))), "questions closed: {closed:?}");
+    moderate(&store, &id, Command::Agenda(AgendaCommand::QaOpen)).await;
+
+    // Thirty votes in ten seconds, then the limit; the refused one is not counted.
+    for i in 0..30 {
+        let applied = vote(&store, &id, "eager", "q1", i % 2 == 0).await.unwrap_or_else(|e| panic!("vote {i}: {e}"));
+        let expected = Reply::Upvote { question: "q1".into(), upvotes: u64::from(i % 2 == 0), upvoted: i % 2 == 0 };
+        assert_eq!(applied.reply(), Some(&expected), "vote {i}");
+    }
+    let over = vote(&store, &id, "eager", "q1", true).await;
+    assert!(matches!(over, Err(StoreError::Domain(DomainError::RateLimited(_)))), "31st vote: {over:?}");
+    vote(&store, &id, "other", "q1", true).await.expect("another participant votes on");
+
+    assert_eq!(count(&store, &id, "q1").await, 1);
+    let snapshot = store.snapshot(&id, Some("eager")).await.expect("snapshot").expect("session");
+    assert!(snapshot.upvoted.is_empty(), "{:?}", snapshot.upvoted);
+    // Votes are counted, not sequenced: only the approval and the two moves took a seq.
+    assert_eq!(snapshot.session.seq, seq + 3);
+}
+
+async fn an_upvote_changes_the_count_once_and_publishes_it_on_the_feed(store: Arc<dyn Store>) {
+    let id = open_debate(&store).await;
+    ask_as(&store, &id, "asker", "q1", "Populaire ?", now_ms()).await.expect("ask");
+    approve(&store, &id, "q1").await;
+    let mut feed = store.feed();
+    feed_is_live(&store, &mut feed, &id).await;
+
+    let first = vote(&store, &id, "v1", "q1", true).await.expect("upvote");
+    let again = vote(&store, &id, "v1", "q1", true).await.expect("upvote again");
+    let other = vote(&store, &id, "v2", "q1", true).await.expect("another upvote");
+    let back = vote(&store, &id, "v1", "q1", false).await.expect("unvote");
+
+    let reply = |n: u64, up: bool| Some(Reply::Upvote { question: "q1".into(), upvotes: n, upvoted: up });
+    assert_eq!(
+        [first.reply().cloned(), again.reply().cloned(), other.reply().cloned(), back.reply().cloned()],
+        [reply(1, true), reply(1, true), reply(2, true), reply(1, false)]
+    );
+    for applied in [&first, &again, &other, &back] {
+        assert!(matches!(applied, Applied::New { events, .. } if events.is_empty()), "{applied:?}");
+    }
+    // What changed the count is published, absolute; what did not, is not.
+    let mut heard = Vec::new();
+    while heard.len() < 3 {
+        match recv(&mut feed).await {
+            Feed::Upvotes { session, question, count } if *session == *id => heard.push((question.to_string(), count)),
+            Feed::Events { session, .. } if *session == *id => panic!("a vote is not an event"),
+            _ => {}
+        }
+    }
+    assert_eq!(heard, [("q1".to_owned(), 1), ("q1".to_owned(), 2), ("q1".to_owned(), 1)]);
+    assert_eq!(store.upvote_counts(&id).await.expect("counts").get("q1"), Some(&1));
+    let v2 = store.snapshot(&id, Some("v2")).await.expect("snapshot").expect("session");
+    assert_eq!(v2.upvoted, HashSet::from(["q1".to_owned()]));
+}
+
+async fn merging_unites_the_upvoter_sets_and_counts_each_upvoter_once(store: Arc<dyn Store>) {
+    let id = open_debate(&store).await;
+    let t = now_ms();
+    ask_as(&store, &id, "a1", "q1", "Quel budget ?", t).await.expect("ask");
+    ask_as(&store, &id, "a2", "q2", "Combien d'argent ?", t).await.expect("ask");
+    approve(&store, &id, "q1").await;
+    approve(&store, &id, "q2").await;
+    // p1 upvotes both, p2 only the target, p3 only the duplicate.
+    for (voter, question) in [("p1", "q1"), ("p1", "q2"), ("p2", "q1"), ("p3", "q2")] {
+        vote(&store, &id, voter, question, true).await.expect("upvote");
+    }
+    let mut feed = store.feed();
+    feed_is_live(&store, &mut feed, &id).await;
+
+    let merged = moderate(&store, &id, merge("q2", "q1")).await;
+
+    let Applied::New { events, .. } = merged else { panic!("expected Applied::New, got {merged:?}") };
+    assert_eq!(
+        events.into_iter().map(|e| e.event).collect::<Vec<_>>(),
+        [Event::Question(QuestionEvent::Merged { question: "q2".into(), into: "q1".into() })]
+    );
+    loop {
+        match recv(&mut feed).await {
+            Feed::Upvotes { session, question, count } if *session == *id => {
+                assert_eq!((&*question, count), ("q1", 3), "the target's new count is published");
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((count(&store, &id, "q1").await, count(&store, &id, "q2").await), (3, 0));
+    for voter in ["p1", "p2", "p3"] {
+        let snapshot = store.snapshot(&id, Some(voter)).await.expect("snapshot").expect("session");
+        assert_eq!(snapshot.upvoted, HashSet::from(["q1".to_owned()]), "{voter}");
+    }
+    let up = vote(&store, &id, "p1", "q1", true).await.expect("upvote again");
+    assert_eq!(up.reply(), Some(&Reply::Upvote { question: "q1".into(), upvotes: 3, upvoted: true }));
+    let back = vote(&store, &id, "p3", "q1", false).await.expect("unvote");
+    assert_eq!(back.reply(), Some(&Reply::Upvote { question: "q1".into(), upvotes: 2, upvoted: false }));
+    let gone = vote(&store, &id, "p2", "q2", true).await;
+    assert!(matches!(gone, Err(StoreError::Domain(DomainError::NotFound(_)))), "merged: {gone:?}");
+    assert_eq!(store.upvote_counts(&id).await.expect("counts").get("q1"), Some(&2));
+}
+
+async fn approving_a_rejected_question_is_decided_as_the_rules_decide_it(store: Arc<dyn Store>) {
+    // The rules decide on the whole session, kept here beside the store; the store, which
+    // loads only parts of it, must reach the same decisions.
+    let (session, rules) = open_debate_with_rules(&store).await;
+    let mut rules = rules;
+    let id = session.as_str();
+    let t0 = now_ms() - 600_000;
+    let asker = Actor::participant("p");
+    let mut apply_both = |store: Arc<dyn Store>, actor: Actor, command: Command, at: i64| {
+        let expected = rules.handle(&actor, &command, at).map(|_| ()).map_err(|e| format!("{e:?}"));
+        let id = id.to_owned();
+        async move {
+            let got = store.apply(&id, &new_id(), &actor, &command, at).await;
+            let got = got.map(|_| ()).map_err(|e| match e {
+                StoreError::Domain(d) => format!("{d:?}"),
+                other => panic!("{} failed: {other}", command.op()),
+            });
+            (expected, got)
+        }
+    };
+    let mut steps = vec![(asker.clone(), ask_command("q0", "Rejetée par erreur ?"), t0)];
+    steps.push((Actor::new(Role::Moderator), Command::Question(QuestionCommand::Reject { question: "q0".into() }), t0));
+    // Five more questions: the asker now has as many open as one may.
+    for (i, at) in [t0 + 1, t0 + 2, t0 + 60_001, t0 + 60_002, t0 + 60_003].into_iter().enumerate() {
+        steps.push((asker.clone(), ask_command(&format!("q{}", i + 1), &format!("Question {} ?", i + 1)), at));
+    }
+    for (actor, command, at) in steps {
+        let (expected, got) = apply_both(store.clone(), actor, command, at).await;
+        assert_eq!(expected, Ok(()), "setting up");
+        assert_eq!(got, Ok(()), "setting up");
+    }
+
+    let approve = Command::Question(QuestionCommand::Approve { question: "q0".into() });
+    let (expected, got) = apply_both(store.clone(), Actor::new(Role::Moderator), approve, t0 + 60_004).await;
+
+    assert_eq!(got, expected, "the store decides as the rules do");
+    let stored = store.snapshot(id, None).await.expect("snapshot").expect("session").session;
+    let status = stored.questions.items.get("q0").map(|q| q.status);
+    let wanted = if expected.is_ok() { QuestionStatus::Approved } else { QuestionStatus::Rejected };
+    assert_eq!(status, Some(wanted));
+}
+
+async fn upvotes_racing_on_two_instances_are_counted_exactly(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    const VOTERS: usize = 60;
+    const TAKE_BACK: usize = 20;
+    let id: Arc<str> = open_debate(&a).await.into();
+    let t = now_ms();
+    for q in ["q1", "q2"] {
+        ask_as(&a, &id, "asker", q, &format!("Question {q} ?"), t).await.expect("ask");
+        approve(&b, &id, q).await;
+    }
+    let seq = load(&a, &id).await.expect("session").seq;
+
+    let tasks: Vec<_> = (0..VOTERS)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let id = id.clone();
+            tokio::spawn(async move {
+                let voter = format!("v{i}");
+                let mut applied =
+                    vec![vote(&store, &id, &voter, "q1", true).await, vote(&store, &id, &voter, "q2", true).await];
+                if i < TAKE_BACK {
+                    applied.push(vote(&store, &id, &voter, "q1", false).await);
+                }
+                applied
+            })
+        })
+        .collect();
+    for task in tasks {
+        for applied in within(task).await.expect("task") {
+            match applied {
+                Ok(Applied::New { events, reply: Some(Reply::Upvote { .. }), .. }) if events.is_empty() => {}
+                other => panic!("expected an applied vote, got {other:?}"),
+            }
+        }
+    }
+
+    for store in [&a, &b] {
+        assert_eq!(count(store, &id, "q1").await, (VOTERS - TAKE_BACK) as u64);
+        assert_eq!(count(store, &id, "q2").await, VOTERS as u64);
+        let counts = store.upvote_counts(&id).await.expect("counts");
+        assert_eq!((counts.get("q1"), counts.get("q2")), (Some(&40), Some(&60)));
+        let took_back = store.snapshot(&id, Some("v0")).await.expect("snapshot").expect("session");
+        assert_eq!(took_back.upvoted, HashSet::from(["q2".to_owned()]));
+        let kept = store.snapshot(&id, Some("v59")).await.expect("snapshot").expect("session");
+        assert_eq!(kept.upvoted, HashSet::from(["q1".to_owned(), "q2".to_owned()]));
+        assert_eq!(kept.session.seq, seq, "votes take no seq");
+    }
+}
+
+async fn retries_of_one_vote_racing_on_two_instances_count_it_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    const RETRIES: usize = 10;
+    let id: Arc<str> = open_debate(&a).await.into();
+    ask_as(&a, &id, "asker", "q1", "Une voix ?", now_ms()).await.expect("ask");
+    approve(&a, &id, "q1").await;
+    let cmd: Arc<str> = new_id().into();
+    let up = Command::Question(QuestionCommand::Upvote { question: "q1".into() });
+
+    let tasks: Vec<_> = (0..RETRIES)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (id, cmd, up) = (id.clone(), cmd.clone(), up.clone());
+            tokio::spawn(async move { store.apply(&id, &cmd, &Actor::participant("voter"), &up, now_ms()).await })
+        })
+        .collect();
+    let (mut new, mut duplicates) = (Vec::new(), Vec::new());
+    for task in tasks {
+        match within(task).await.expect("task").expect("apply") {
+            Applied::New { reply, .. } => new.push(reply),
+            Applied::Duplicate { reply, .. } => duplicates.push(reply),
+        }
+    }
+
+    let once = Some(Reply::Upvote { question: "q1".into(), upvotes: 1, upvoted: true });
+    assert_eq!(duplicates, vec![once.clone(); RETRIES - 1], "the others are acknowledged alike");
+    assert_eq!(new, [once], "exactly one retry is applied");
+    assert_eq!((count(&a, &id, "q1").await, count(&b, &id, "q1").await), (1, 1));
+    // The retries used none of the voter's thirty votes in ten seconds.
+    for i in 0..29 {
+        vote(&b, &id, "voter", "q1", i % 2 == 1).await.unwrap_or_else(|e| panic!("vote {i}: {e}"));
+    }
+    let over = vote(&a, &id, "voter", "q1", true).await;
+    assert!(matches!(over, Err(StoreError::Domain(DomainError::RateLimited(_)))), "31st vote: {over:?}");
+}
+
+async fn the_open_question_caps_hold_under_concurrent_asks(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    use palabre::domain::questions::{MAX_OPEN_PER_PARTICIPANT, MAX_OPEN_QUESTIONS};
+    // One participant with three questions asked a while ago asks eight more at once: two fit.
+    let id: Arc<str> = open_debate(&a).await.into();
+    let t0 = now_ms() - 600_000;
+    for i in 0..3 {
+        ask_as(&a, &id, "p", &format!("qold{i}"), &format!("Ancienne {i} ?"), t0 + i).await.expect("ask");
+    }
+    let later = t0 + 120_000;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let id = id.clone();
+            tokio::spawn(async move {
+                ask_as(&store, &id, "p", &format!("qnew{i}"), &format!("Nouvelle {i} ?"), later).await
+            })
+        })
+        .collect();
+    let outcomes = outcomes(tasks).await;
+    assert_eq!(outcomes, (2, 6), "(applied, refused as conflicts)");
+    let session = load(&b, &id).await.expect("session");
+    let open = session.questions.items.values().filter(|q| q.by == "p" && q.status.is_open()).count();
+    assert_eq!(open as i64, MAX_OPEN_PER_PARTICIPANT);
+
+    // A room asking at once: 170 participants, three questions each; 500 fit in a session.
+    const ASKERS: usize = 170;
+    let id: Arc<str> = open_debate(&a).await.into();
+    let t = now_ms();
+    let tasks: Vec<_> = (0..ASKERS)
+        .map(|p| {
+            let store = if p % 2 == 0 { a.clone() } else { b.clone() };
+            let id = id.clone();
+            tokio::spawn(async move {
+                let mut all = Vec::new();
+                for i in 0..3 {
+                    all.push(
+                        ask_as(&store, &id, &format!("p{p}"), &format!("q{p}x{i}"), &format!("{p} {i} ?"), t).await,
+                    );
+                }
+                all
+            })
+        })
+        .collect();
+    let (mut applied, mut full) = (0, 0);
+    for task in tasks {
+        for outcome in within(task).await.expect("task") {
+            match outcome {
+                Ok(Applied::New { .. }) => applied += 1,
+                Err(StoreError::Domain(DomainError::Conflict(_))) => full += 1,
+                other => panic!("expected applied or a conflict, got {other:?}"),
+            }
+        }
+    }
+    assert_eq!((applied, full), (MAX_OPEN_QUESTIONS, ASKERS as i64 * 3 - MAX_OPEN_QUESTIONS));
+    let session = load(&a, &id).await.expect("session");
+    assert_eq!(session.questions.items.len() as i64, MAX_OPEN_QUESTIONS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing: questions
+// ---------------------------------------------------------------------------------------------
+
+/// A definition with one debate item: the first `agenda.next` opens questions.
+fn debate_definition() -> SessionDefinition {
+    SessionDefinition::parse(RawDefinition {
+        title: Some("Debate".into()),
+        agenda: Some(vec![RawItem {
+            title: Some("Debate".into()),
+            kind: Some("debate".into()),
+            minutes: Some(30),
+            speakers: None,
+            turn_seconds: None,
+        }]),
+        ..Default::default()
+    })
+    .expect("a valid definition")
+}
+
+/// A new session in its debate, questions open; returns its id.
+async fn open_debate(store: &Arc<dyn Store>) -> String {
+    open_debate_with_rules(store).await.0
+}
+
+/// Also returns the session as the rules hold it after the same start, to decide on beside
+/// the store.
+async fn open_debate_with_rules(store: &Arc<dyn Store>) -> (String, Session) {
+    let now = now_ms();
+    let mut session = Session::new(new_id(), new_code(), &debate_definition(), now);
+    store.create(&debate_definition(), &session, &new_credentials()).await.expect("create");
+    let next = Command::Agenda(AgendaCommand::Next);
+    store.apply(&session.id, &new_id(), &Actor::new(Role::Moderator), &next, now).await.expect("start");
+    session.handle(&Actor::new(Role::Moderator), &next, now).expect("the rules start it");
+    assert!(session.agenda.qa_open);
+    (session.id.clone(), session)
+}
+
+fn ask_command(question: &str, text: &str) -> Command {
+    Command::Question(QuestionCommand::Ask {
+        id: question.to_owned(),
+        text: QuestionText::parse(text).expect("a valid question"),
+        name: None,
+    })
+}
+
+async fn ask_as(
+    store: &Arc<dyn Store>,
+    id: &str,
+    participant: &str,
+    question: &str,
+    text: &str,
+    at: i64,
+) -> Result<Applied, StoreError> {
+    store.apply(id, &new_id(), &Actor::participant(participant), &ask_command(question, text), at).await
+}
+
+async fn moderate(store: &Arc<dyn Store>, id: &str, command: Command) -> Applied {
+    store
+        .apply(id, &new_id(), &Actor::new(Role::Moderator), &command, now_ms())
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", command.op()))
+}
+
+async fn approve(store: &Arc<dyn Store>, id: &str, question: &str) {
+    moderate(store, id, Command::Question(QuestionCommand::Approve { question: question.into() })).await;
+}
+
+fn merge(question: &str, into: &str) -> Command {
+    Command::Question(QuestionCommand::Merge { question: question.into(), into: into.into() })
+}
+
+async fn vote(store: &Arc<dyn Store>, id: &str, voter: &str, question: &str, up: bool) -> Result<Applied, StoreError> {
+    let question = question.to_owned();
+    let command =
+        Command::Question(if up { QuestionCommand::Upvote { question } } else { QuestionCommand::Unvote { question } });
+    store.apply(id, &new_id(), &Actor::participant(voter), &command, now_ms()).await
+}
+
+/// A question's upvote count in a snapshot (0 when it has none).
+async fn count(store: &Arc<dyn Store>, id: &str, question: &str) -> u64 {
+    let snapshot = store.snapshot(id, None).await.expect("snapshot").expect("session");
+    snapshot.upvotes.get(question).copied().unwrap_or(0)
+}
+
+/// How many asks were applied and how many refused as conflicts; anything else fails.
+async fn outcomes(tasks: Vec<tokio::task::JoinHandle<Result<Applied, StoreError>>>) -> (usize, usize) {
+    let (mut applied, mut conflicts) = (0, 0);
+    for task in tasks {
+        match within(task).await.expect("task") {
+            Ok(Applied::New { .. }) => applied += 1,
+            Err(StoreError::Domain(DomainError::Conflict(_))) => conflicts += 1,
+            other => panic!("expected applied or a conflict, got {other:?}"),
+        }
+    }
+    (applied, conflicts)
 }
