@@ -18,7 +18,7 @@ pub struct Cli {
 pub enum CliCommand {
     /// Serve sessions over HTTP and WebSocket (the default).
     Serve(ServeArgs),
-    /// Put a running server under load: many participant sockets, measured fan-out latency.
+    /// Put a running server under load: many participant sockets, measured fan-out latency or a storm of upvotes.
     Load(crate::load::LoadArgs),
 }
 

@@ -18,8 +18,10 @@ struct Entry {
     credentials: Credentials,
     events: VecDeque<Sequenced>,
     participants: HashMap<String, Participant>,
-    /// Command id → (seq and reply it was acknowledged with, when it may be forgotten).
-    cmds: HashMap<String, (u64, Option<Reply>, Instant)>,
+    /// Command id → (seq and reply it was acknowledged with).
+    cmds: HashMap<String, (u64, Option<Reply>)>,
+    /// Command ids in the order they may be forgotten, so forgetting costs nothing per command.
+    cmd_expiry: VecDeque<(Instant, String)>,
     presence: HashMap<String, (u64, u64, i64)>,
     /// Question id → the participants who upvote it.
     upvoters: HashMap<String, HashSet<String>>,
@@ -28,6 +30,11 @@ struct Entry {
 }
 
 impl Entry {
+    fn remember(&mut self, cmd_id: &str, seq: u64, reply: Option<Reply>, until: Instant) {
+        self.cmds.insert(cmd_id.to_owned(), (seq, reply));
+        self.cmd_expiry.push_back((until, cmd_id.to_owned()));
+    }
+
     fn count(&self, question: &str) -> u64 {
         self.upvoters.get(question).map_or(0, |u| u.len() as u64)
     }
@@ -102,6 +109,7 @@ impl Store for MemoryStore {
                 events: VecDeque::new(),
                 participants: HashMap::new(),
                 cmds: HashMap::new(),
+                cmd_expiry: VecDeque::new(),
                 presence: HashMap::new(),
                 upvoters: HashMap::new(),
                 vote_windows: HashMap::new(),
@@ -175,8 +183,12 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         let entry = inner.sessions.get_mut(id).ok_or(StoreError::NotFound)?;
         let clock = Instant::now();
-        entry.cmds.retain(|_, (_, _, until)| *until > clock);
-        if let Some((seq, reply, _)) = entry.cmds.get(cmd_id) {
+        while entry.cmd_expiry.front().is_some_and(|(until, _)| *until <= clock) {
+            if let Some((_, id)) = entry.cmd_expiry.pop_front() {
+                entry.cmds.remove(&id);
+            }
+        }
+        if let Some((seq, reply)) = entry.cmds.get(cmd_id) {
             return Ok(Applied::Duplicate { seq: *seq, reply: reply.clone() });
         }
         let forget_at = clock + Duration::from_secs(CMD_ID_TTL_SECS);
@@ -189,7 +201,7 @@ impl Store for MemoryStore {
             let count = entry.count(question);
             let seq = entry.session.seq;
             let reply = Some(Reply::Upvote { question: question.to_owned(), upvotes: count, upvoted: up });
-            entry.cmds.insert(cmd_id.to_owned(), (seq, reply.clone(), forget_at));
+            entry.remember(cmd_id, seq, reply.clone(), forget_at);
             if changed {
                 self.publish(Feed::Upvotes { session: id.into(), question: question.into(), count });
             }
@@ -214,7 +226,7 @@ impl Store for MemoryStore {
             events.push(e);
         }
         let seq = entry.session.seq;
-        entry.cmds.insert(cmd_id.to_owned(), (seq, decision.reply.clone(), forget_at));
+        entry.remember(cmd_id, seq, decision.reply.clone(), forget_at);
         // Published under the lock, so the feed carries every session's events in order.
         if !events.is_empty() {
             self.publish(Feed::Events { session: id.into(), events: Arc::new(events.clone()) });

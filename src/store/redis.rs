@@ -356,7 +356,7 @@ impl RedisStore {
             subscriber.abort();
             return Err(StoreError::Unavailable("could not subscribe to the feed channel".into()));
         }
-        Ok(Self {
+        let store = Self {
             conn,
             apply: Script::new(APPLY),
             vote: Script::new(VOTE),
@@ -365,7 +365,14 @@ impl RedisStore {
             presence: Script::new(PRESENCE),
             feed,
             subscriber,
-        })
+        };
+        // Loaded now, so the first commands of a busy room do not each fail with NOSCRIPT and
+        // load them again.
+        let mut c = store.conn();
+        for script in [&store.apply, &store.vote, &store.snapshot, &store.join, &store.presence] {
+            script.prepare_invoke().load_async(&mut c).await.map_err(unavailable)?;
+        }
+        Ok(store)
     }
 
     fn conn(&self) -> ConnectionManager {
