@@ -51,6 +51,50 @@ pub struct Credentials {
     pub rapporteur: String,
     #[serde(default)]
     pub code: String,
+    /// Random per session: with the server's ballot key, what ballots are keyed by (see
+    /// [`voter_key`]).
+    #[serde(default)]
+    pub ballot_salt: String,
+}
+
+/// The server's ballot key (`PALABRE_BALLOT_KEY`), set once at start; kept out of the store so
+/// that the store alone cannot tell whose ballot is whose.
+static BALLOT_KEY: std::sync::OnceLock<Secret> = std::sync::OnceLock::new();
+
+pub fn set_ballot_key(key: Secret) {
+    let _ = BALLOT_KEY.set(key);
+}
+
+/// What a ballot is stored under: a keyed hash of the voter (a participant's or a roster
+/// entry's id), never the voter's id or token itself.
+pub fn voter_key(salt: &str, voter: &str) -> String {
+    let key = BALLOT_KEY.get().map(Secret::expose).unwrap_or("");
+    let digest =
+        Sha256::new().chain_update(key).chain_update([0]).chain_update(salt).chain_update([0]).chain_update(voter);
+    hex::encode(&digest.finalize()[..16])
+}
+
+/// A voter's receipt for one poll: `K7-PQ2M`, from the join-code alphabet.
+pub fn new_receipt() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let mut pick = || CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char;
+    let head: String = (0..2).map(|_| pick()).collect();
+    let tail: String = (0..4).map(|_| pick()).collect();
+    format!("{head}-{tail}")
+}
+
+/// A personal voting code: 8 characters of the join-code alphabet.
+pub fn new_voting_code() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..8).map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char).collect()
+}
+
+/// A voting code as a person typed it: spaces and dashes dropped, upper-cased, checked.
+pub fn normalise_voting_code(raw: &str) -> Option<String> {
+    let code: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_ascii_uppercase();
+    (code.len() == 8 && code.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(code)
 }
 
 /// 160 random bits, hex: keys and participant tokens.
@@ -115,7 +159,8 @@ mod tests {
     #[test]
     fn a_key_grants_only_its_own_role() {
         let (m, r) = (new_secret(), new_secret());
-        let creds = Credentials { moderator: hash(&m), rapporteur: hash(&r), code: String::new() };
+        let creds =
+            Credentials { moderator: hash(&m), rapporteur: hash(&r), code: String::new(), ballot_salt: String::new() };
         assert_eq!(role_for_key(&creds, &m), Some(Role::Moderator));
         assert_eq!(role_for_key(&creds, &r), Some(Role::Rapporteur));
         assert_eq!(role_for_key(&creds, &new_secret()), None);

@@ -28,6 +28,12 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_args(&args);
+    // Read from the environment only, and kept out of the store: with it, whoever reads Redis
+    // alone cannot tell whose ballot is whose.
+    match std::env::var("PALABRE_BALLOT_KEY") {
+        Ok(key) if !key.is_empty() => palabre::credentials::set_ballot_key(palabre::credentials::Secret::new(key)),
+        _ => tracing::info!("PALABRE_BALLOT_KEY is not set: ballots are keyed by a hash salted per session only"),
+    }
     if config.admin_token.is_none() {
         tracing::warn!(
             "PALABRE_ADMIN_TOKEN is not set: anyone who reaches this server can create, list and delete sessions"

@@ -9,6 +9,8 @@
 //! of an id it already applied) or `error`.
 
 use crate::domain::floor::Request;
+use crate::domain::votes::{AdoptedBy, Choice, Counts, Method, Outcome, Poll, PollStatus, Tally};
+use crate::domain::Session;
 use crate::domain::{Command, DomainError, DraftKind, DraftStatus, ItemKind, Phase, Question, QuestionStatus};
 use crate::domain::{Reply, Role, Sequenced, Settings};
 use crate::store::Snapshot;
@@ -147,6 +149,14 @@ fn field_optional_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<
     }
 }
 
+fn field_bool(fields: &Map<String, Value>, name: &str) -> Result<bool, String> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(format!("{name} must be true or false")),
+    }
+}
+
 fn field_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
     field_optional_str(fields, name)?.ok_or_else(|| format!("{name} is required"))
 }
@@ -160,6 +170,7 @@ pub fn created_id(prefix: char, cmd_id: &str) -> String {
 
 fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<Command, String> {
     use crate::domain::text;
+    use crate::domain::VoteCommand as V;
     use crate::domain::{AgendaCommand as A, FloorCommand as F, QuestionCommand as Q};
     let question = || field_id(fields, "question");
     let request = || field_id(fields, "request");
@@ -200,6 +211,32 @@ fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<
         "floor.skip" => Command::Floor(F::Skip { request: request()? }),
         "floor.move" => Command::Floor(F::Move { request: request()?, position: field_index(fields, "position")? }),
         "floor.end" => Command::Floor(F::End { request: field_optional_id(fields, "request")? }),
+        "poll.open" => Command::Vote(V::PollOpen {
+            id: created_id('p', cmd_id),
+            draft: field_id(fields, "draft")?,
+            method: match field_optional_str(fields, "method")? {
+                None => Method::Simple,
+                Some(m) => Method::parse(m).ok_or("method must be simple, absolute or two_thirds")?,
+            },
+            quorum: match fields.get("quorum") {
+                None | Some(Value::Null) => 0,
+                Some(q) => q.as_u64().filter(|q| *q <= 1_000_000_000).ok_or("quorum must be a whole number ≥ 0")?,
+            },
+            secret: field_bool(fields, "secret")?,
+            hidden: field_bool(fields, "hidden")?,
+        }),
+        "poll.close" => Command::Vote(V::PollClose { poll: field_id(fields, "poll")? }),
+        "poll.cancel" => Command::Vote(V::PollCancel { poll: field_id(fields, "poll")? }),
+        "draft.adopt_by_consensus" => Command::Vote(V::AdoptByConsensus { draft: field_id(fields, "draft")? }),
+        "vote.cast" => Command::Vote(V::Cast {
+            poll: field_id(fields, "poll")?,
+            choice: Choice::parse(field_str(fields, "choice")?).ok_or("choice must be for, against or abstain")?,
+        }),
+        "voter.claim" => Command::Vote(V::Claim {
+            code: crate::credentials::normalise_voting_code(field_str(fields, "code")?)
+                .ok_or("a voting code is 8 letters and digits")?,
+            entry: None,
+        }),
         other => {
             let shown: String = other.chars().take(40).collect();
             return Err(format!("unknown op '{shown}'"));
@@ -299,6 +336,17 @@ pub fn upvotes_frame(counts: &BTreeMap<String, u64>) -> String {
     json!({"type": "upvotes", "counts": counts}).to_string()
 }
 
+/// The coalesced `tally` frame of one poll, as `role` may see it: the counts are withheld from
+/// participants and the screen while the poll hides them.
+pub fn tally_frame(poll: &str, tally: &Tally, eligible: u64, hidden: bool, role: Role) -> String {
+    let mut frame = json!({"type": "tally", "poll": poll, "cast": tally.cast, "cast_weight": tally.cast_weight,
+                           "eligible": eligible});
+    if !hidden || matches!(role, Role::Moderator | Role::Rapporteur) {
+        frame["counts"] = json!(tally.counts());
+    }
+    frame.to_string()
+}
+
 /// The `ack` of a command: its `seq`, and what it hands back to the sender.
 pub fn ack_frame(id: &str, seq: u64, reply: Option<&Reply>) -> String {
     let mut result = json!({"seq": seq});
@@ -313,6 +361,19 @@ pub fn ack_frame(id: &str, seq: u64, reply: Option<&Reply>) -> String {
             result["question"] = json!(question);
             result["upvotes"] = json!(upvotes);
             result["upvoted"] = json!(upvoted);
+        }
+        Some(Reply::Poll { poll }) => result["poll"] = json!(poll),
+        Some(Reply::Ballot { poll, choice, receipt }) => {
+            result["poll"] = json!(poll);
+            result["choice"] = json!(choice);
+            result["receipt"] = json!(receipt);
+        }
+        Some(Reply::Voter { entry, name, organisation, weight, claim }) => {
+            result["entry"] = json!(entry);
+            result["name"] = json!(name);
+            result["organisation"] = json!(organisation);
+            result["weight"] = json!(weight);
+            result["claim"] = json!(claim);
         }
         None => {}
     }
@@ -447,6 +508,92 @@ pub struct DraftView<'a> {
     pub text: &'a str,
     pub status: DraftStatus,
     pub version: u32,
+    pub adopted_by: Option<AdoptedBy>,
+    pub poll: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PollView<'a> {
+    pub id: &'a str,
+    pub draft: &'a str,
+    pub status: PollStatus,
+    pub method: Method,
+    pub quorum: u64,
+    pub secret: bool,
+    pub hidden: bool,
+    pub opened_at: i64,
+    pub closed_at: Option<i64>,
+    /// `None` while hidden from this viewer.
+    pub counts: Option<Counts>,
+    pub cast: u64,
+    pub cast_weight: u64,
+    pub eligible: u64,
+    pub outcome: Option<Outcome>,
+    pub rule: Option<&'a str>,
+}
+
+impl<'a> PollView<'a> {
+    fn new(p: &'a Poll, tally: Option<&Tally>, eligible: u64, role: Role) -> Self {
+        let tally = tally.copied().unwrap_or_default();
+        let shown = !p.hidden || matches!(role, Role::Moderator | Role::Rapporteur);
+        match &p.result {
+            Some(r) => Self::of(p, Some(r.counts), r.cast, r.cast_weight, r.eligible, Some(r.outcome), Some(&r.rule)),
+            None => Self::of(p, shown.then(|| tally.counts()), tally.cast, tally.cast_weight, eligible, None, None),
+        }
+    }
+
+    fn of(
+        p: &'a Poll,
+        counts: Option<Counts>,
+        cast: u64,
+        cast_weight: u64,
+        eligible: u64,
+        outcome: Option<Outcome>,
+        rule: Option<&'a str>,
+    ) -> Self {
+        Self {
+            id: &p.id,
+            draft: &p.draft,
+            status: p.status,
+            method: p.method,
+            quorum: p.quorum,
+            secret: p.secret,
+            hidden: p.hidden,
+            opened_at: p.opened_at,
+            closed_at: p.closed_at,
+            counts,
+            cast,
+            cast_weight,
+            eligible,
+            outcome,
+            rule,
+        }
+    }
+}
+
+/// A participant's voting right.
+#[derive(Debug, Serialize)]
+pub struct VoterView<'a> {
+    pub entry: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub organisation: Option<&'a str>,
+    pub weight: u64,
+    pub claim: u64,
+    /// The right was claimed on another device since.
+    pub moved: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BallotView<'a> {
+    pub choice: Choice,
+    pub receipt: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RosterView {
+    pub entries: u64,
+    pub weight: u64,
+    pub claimed: u64,
 }
 
 /// The state as one viewer sees it: the contract's state view, plus the fields the pages use.
@@ -472,8 +619,16 @@ pub struct StateView<'a> {
     pub floor: FloorView<'a>,
     pub questions: Vec<QuestionView<'a>>,
     pub drafts: Vec<DraftView<'a>>,
-    pub polls: [(); 0],
+    pub polls: Vec<PollView<'a>>,
     pub settings: Settings,
+    /// Moderator and rapporteur, roster mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roster: Option<RosterView>,
+    /// Participants only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voter: Option<VoterView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ballots: Option<BTreeMap<&'a str, BallotView<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub participant_url: Option<String>,
 }
@@ -512,8 +667,18 @@ pub fn state_view<'a>(snapshot: &'a Snapshot, viewer: &Viewer<'_>) -> StateView<
             text: &text.text,
             status: d.status,
             version: d.version,
+            adopted_by: d.adopted_by,
+            poll: d.poll.as_deref(),
         })
         .collect();
+    let polls = s
+        .votes
+        .polls
+        .values()
+        .map(|p| PollView::new(p, s.votes.tallies.get(&p.id), s.votes.eligible, viewer.role))
+        .collect();
+    let participant = viewer.role == Role::Participant;
+    let staff = matches!(viewer.role, Role::Moderator | Role::Rapporteur);
     StateView {
         id: &s.id,
         code: &s.code,
@@ -542,10 +707,39 @@ pub fn state_view<'a>(snapshot: &'a Snapshot, viewer: &Viewer<'_>) -> StateView<
         },
         questions,
         drafts,
-        polls: [],
+        polls,
         settings: def.settings,
+        roster: (staff && s.roster_mode()).then(|| {
+            let r = s.roster.unwrap_or_default();
+            RosterView { entries: r.entries, weight: r.weight, claimed: snapshot.claimed }
+        }),
+        voter: participant.then(|| voter_view(s, viewer.participant)).flatten(),
+        ballots: participant.then(|| {
+            snapshot
+                .ballots
+                .iter()
+                .map(|(p, b)| (p.as_str(), BallotView { choice: b.choice, receipt: &b.receipt }))
+                .collect()
+        }),
         participant_url: None,
     }
+}
+
+fn voter_view<'a>(s: &'a Session, participant: Option<&str>) -> Option<VoterView<'a>> {
+    if !s.roster_mode() {
+        return Some(VoterView { entry: None, name: None, organisation: None, weight: 1, claim: 0, moved: false });
+    }
+    let entry = s.votes.bound.get(participant?)?;
+    let record = s.votes.roster.get(entry);
+    let claim = s.votes.claims.get(entry);
+    Some(VoterView {
+        entry: Some(entry),
+        name: record.map(|r| r.name.as_str()),
+        organisation: record.map(|r| r.organisation.as_str()),
+        weight: record.map_or(0, |r| r.weight),
+        claim: claim.map_or(0, |c| c.claim),
+        moved: claim.is_none_or(|c| Some(c.participant.as_str()) != participant),
+    })
 }
 
 #[cfg(test)]

@@ -141,6 +141,7 @@ impl AppState {
                 moderator: credentials::hash(&moderator_key),
                 rapporteur: credentials::hash(&rapporteur_key),
                 code: code.clone(),
+                ballot_salt: credentials::new_secret(),
             };
             match self.store.create(&definition, &session, &credentials).await {
                 Ok(()) => {

@@ -4,8 +4,8 @@
 //!
 //! One module per capability, each with its own part of the state, its commands, its events,
 //! `decide` and `apply`: [`agenda`] (where the room stands, questions open or closed),
-//! [`questions`] (the audience's questions), [`floor`] (the list of speakers). [`session`]
-//! is their sum and dispatches to them.
+//! [`questions`] (the audience's questions), [`floor`] (the list of speakers), [`votes`]
+//! (polls on the drafts, ballots, the roster). [`session`] is their sum and dispatches to them.
 
 pub mod agenda;
 pub mod definition;
@@ -13,6 +13,7 @@ pub mod floor;
 pub mod questions;
 pub mod session;
 pub mod text;
+pub mod votes;
 
 pub use agenda::{AgendaCommand, AgendaEvent, Phase};
 pub use definition::{
@@ -20,7 +21,8 @@ pub use definition::{
 };
 pub use floor::{FloorCommand, FloorEvent};
 pub use questions::{Question, QuestionCommand, QuestionEvent, QuestionStatus};
-pub use session::{Decision, DraftState, DraftStatus, Footprint, Session};
+pub use session::{Decision, DraftState, DraftStatus, Footprint, RosterSummary, Session};
+pub use votes::{Choice, Method, VoteCommand, VoteEvent};
 
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +81,7 @@ pub enum Command {
     Agenda(AgendaCommand),
     Question(QuestionCommand),
     Floor(FloorCommand),
+    Vote(VoteCommand),
 }
 
 impl Command {
@@ -88,6 +91,7 @@ impl Command {
             Command::Agenda(c) => c.op(),
             Command::Question(c) => c.op(),
             Command::Floor(c) => c.op(),
+            Command::Vote(c) => c.op(),
         }
     }
 
@@ -97,6 +101,15 @@ impl Command {
             Command::Agenda(_) => Role::Moderator,
             Command::Question(c) => c.role(),
             Command::Floor(c) => c.role(),
+            Command::Vote(c) => c.role(),
+        }
+    }
+
+    /// A ballot: counted by the store, not a sequenced event.
+    pub fn ballot(&self) -> Option<(&str, votes::Choice)> {
+        match self {
+            Command::Vote(VoteCommand::Cast { poll, choice }) => Some((poll, *choice)),
+            _ => None,
         }
     }
 
@@ -118,9 +131,26 @@ impl Command {
             Command::Question(c) => Footprint {
                 questions: c.touches(),
                 asker: matches!(c, QuestionCommand::Ask { .. }).then(|| actor.participant.clone()).flatten(),
-                floor: false,
+                ..Footprint::default()
             },
             Command::Floor(_) => Footprint { floor: true, ..Footprint::default() },
+            Command::Vote(c) => match c {
+                VoteCommand::PollOpen { id, .. } => Footprint { polls: vec![id.clone()], ..Footprint::default() },
+                VoteCommand::PollClose { poll } => Footprint {
+                    polls: vec![poll.clone()],
+                    tallies: vec![poll.clone()],
+                    eligible: true,
+                    ..Footprint::default()
+                },
+                VoteCommand::PollCancel { poll } => Footprint { polls: vec![poll.clone()], ..Footprint::default() },
+                VoteCommand::AdoptByConsensus { .. } => Footprint::default(),
+                VoteCommand::Cast { poll, .. } => {
+                    Footprint { polls: vec![poll.clone()], voter: actor.participant.clone(), ..Footprint::default() }
+                }
+                VoteCommand::Claim { entry, .. } => {
+                    Footprint { entry: entry.clone(), voter: actor.participant.clone(), ..Footprint::default() }
+                }
+            },
         }
     }
 }
@@ -133,6 +163,7 @@ pub enum Event {
     Agenda(AgendaEvent),
     Question(QuestionEvent),
     Floor(FloorEvent),
+    Vote(VoteEvent),
 }
 
 impl Event {
@@ -141,6 +172,7 @@ impl Event {
             Event::Agenda(e) => e.kind(),
             Event::Question(e) => e.kind(),
             Event::Floor(e) => e.kind(),
+            Event::Vote(e) => e.kind(),
         }
     }
 
@@ -151,6 +183,7 @@ impl Event {
             Event::Agenda(_) => Some(self.clone()),
             Event::Question(e) => e.for_role(role).map(Event::Question),
             Event::Floor(e) => Some(Event::Floor(e.for_role(role))),
+            Event::Vote(e) => Some(Event::Vote(e.for_role(role))),
         }
     }
 
@@ -170,6 +203,12 @@ impl From<AgendaEvent> for Event {
 impl From<QuestionEvent> for Event {
     fn from(e: QuestionEvent) -> Self {
         Event::Question(e)
+    }
+}
+
+impl From<VoteEvent> for Event {
+    fn from(e: VoteEvent) -> Self {
+        Event::Vote(e)
     }
 }
 
@@ -197,6 +236,12 @@ pub enum Reply {
     Request { request: String },
     /// An upvote or unvote: the question's count after it, and whether the sender upvotes it.
     Upvote { question: String, upvotes: u64, upvoted: bool },
+    /// The id of the poll just opened.
+    Poll { poll: String },
+    /// A ballot: its choice and the voter's receipt for this poll.
+    Ballot { poll: String, choice: votes::Choice, receipt: String },
+    /// The roster entry this device now holds.
+    Voter { entry: String, name: String, organisation: String, weight: u64, claim: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

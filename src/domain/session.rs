@@ -12,6 +12,7 @@ use super::agenda::{Agenda, AgendaCommand, ItemPlan, Phase};
 use super::definition::{DraftKind, SessionDefinition, Settings};
 use super::floor::{self, Floor, FloorCommand};
 use super::questions::{self, QuestionCommand, Questions};
+use super::votes::{self, AdoptedBy, Outcome, VoteCommand, VoteEvent, Votes};
 use super::{Actor, Command, DomainError, Event, Millis, Reply};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,19 @@ pub struct DraftState {
     pub kind: DraftKind,
     pub status: DraftStatus,
     pub version: u32,
+    /// How it was adopted, once it is.
+    #[serde(default)]
+    pub adopted_by: Option<AdoptedBy>,
+    /// The poll voting on it now, or the one that decided it.
+    #[serde(default)]
+    pub poll: Option<String>,
+}
+
+/// The roster at a glance (roster mode): kept in the core, so eligibility needs no scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterSummary {
+    pub entries: u64,
+    pub weight: u64,
 }
 
 /// The parts of the state a command reads beyond the core (see [`Command::footprint`]).
@@ -41,6 +55,14 @@ pub struct Footprint {
     /// The participant whose asking record the command reads.
     pub asker: Option<String>,
     pub floor: bool,
+    pub polls: Vec<String>,
+    pub tallies: Vec<String>,
+    /// Whether the command needs the eligible voting weight.
+    pub eligible: bool,
+    /// The roster entry the command touches (with who holds it).
+    pub entry: Option<String>,
+    /// The participant whose roster binding the command reads.
+    pub voter: Option<String>,
 }
 
 /// What a command decided: its events (already folded into the session) and its reply.
@@ -64,6 +86,10 @@ pub struct Session {
     pub questions: Questions,
     pub floor: Floor,
     pub drafts: Vec<DraftState>,
+    #[serde(default)]
+    pub votes: Votes,
+    #[serde(default)]
+    pub roster: Option<RosterSummary>,
 }
 
 impl Session {
@@ -83,6 +109,8 @@ impl Session {
                 kind: d.kind,
                 status: DraftStatus::Draft,
                 version: 1,
+                adopted_by: None,
+                poll: None,
             })
             .collect();
         Self {
@@ -95,6 +123,52 @@ impl Session {
             questions: Questions::default(),
             floor: Floor::default(),
             drafts,
+            votes: Votes::default(),
+            roster: None,
+        }
+    }
+
+    pub fn roster_mode(&self) -> bool {
+        self.settings.voting == crate::domain::VotingMode::Roster
+    }
+
+    /// A draft that may be put to the vote or adopted now.
+    fn draft_open(&self, id: &str) -> Result<(), DomainError> {
+        let d = self.drafts.iter().find(|d| d.id == id);
+        let d = d.ok_or_else(|| DomainError::NotFound(format!("there is no draft {}", questions::shown(id))))?;
+        match d.status {
+            DraftStatus::Draft => Ok(()),
+            DraftStatus::Voting => Err(DomainError::Conflict("this draft is being voted on".into())),
+            other => Err(DomainError::Conflict(format!("this draft is {}", serde_name(other)))),
+        }
+    }
+
+    /// The event of replacing the roster with `entries` (moderator; roster mode; no vote open).
+    pub fn replace_roster(&mut self, entries: &[votes::RosterEntry]) -> Result<Event, DomainError> {
+        if !self.roster_mode() {
+            return Err(DomainError::Conflict("this session has no roster: settings.voting is open".into()));
+        }
+        if self.agenda.phase == Phase::Ended {
+            return Err(DomainError::Closed("the session has ended".into()));
+        }
+        if self.drafts.iter().any(|d| d.status == DraftStatus::Voting) {
+            return Err(DomainError::Conflict("a vote is open: close it before replacing the roster".into()));
+        }
+        let event = Event::Vote(VoteEvent::RosterReplaced {
+            entries: entries.len() as u64,
+            weight: entries.iter().map(|e| e.weight).sum(),
+        });
+        self.apply(&event);
+        self.votes.roster = entries.iter().map(|e| (e.id.clone(), e.clone())).collect();
+        Ok(event)
+    }
+
+    /// Who `actor` votes as in `poll`, if they may vote now.
+    pub fn voter(&self, actor: &Actor, command: &Command) -> Result<votes::Voter, DomainError> {
+        self.check(actor, command)?;
+        match command.ballot() {
+            Some((poll, _)) => self.votes.voter(self.roster_mode(), actor, poll),
+            None => Err(DomainError::Invalid(format!("{} is not a ballot", command.op()))),
         }
     }
 
@@ -159,6 +233,25 @@ impl Session {
                 };
                 (events.into_iter().map(Event::from).collect(), reply)
             }
+            Command::Vote(c) => {
+                let draft_open = |id: &str| self.draft_open(id);
+                let ctx = votes::Context { roster_mode: self.roster_mode(), draft_open: &draft_open };
+                let events = self.votes.decide(&ctx, actor, c, now)?;
+                let reply = match (c, events.first()) {
+                    (VoteCommand::PollOpen { id, .. }, _) => Some(Reply::Poll { poll: id.clone() }),
+                    (VoteCommand::Claim { .. }, Some(VoteEvent::VoterClaimed { entry, claim, .. })) => {
+                        self.votes.roster.get(entry).map(|e| Reply::Voter {
+                            entry: entry.clone(),
+                            name: e.name.clone(),
+                            organisation: e.organisation.clone(),
+                            weight: e.weight,
+                            claim: *claim,
+                        })
+                    }
+                    _ => None,
+                };
+                (events.into_iter().map(Event::from).collect(), reply)
+            }
             Command::Floor(c) => {
                 let ctx = floor::Context { qa_open: self.agenda.qa_open, turn_seconds: self.turn_seconds() };
                 let events = self.floor.decide(&ctx, actor, c, now)?;
@@ -181,7 +274,52 @@ impl Session {
             Event::Agenda(e) => self.agenda.apply(e),
             Event::Question(e) => self.questions.apply(e),
             Event::Floor(e) => self.floor.apply(e),
+            Event::Vote(e) => {
+                self.apply_to_drafts(e);
+                self.votes.apply(e);
+            }
         }
+    }
+
+    /// What a vote event does to its draft.
+    fn apply_to_drafts(&mut self, event: &VoteEvent) {
+        let (draft, status, by, poll) = match event {
+            VoteEvent::PollOpened { poll } => {
+                (Some(poll.draft.clone()), DraftStatus::Voting, None, Some(poll.id.clone()))
+            }
+            VoteEvent::PollClosed { poll, outcome, .. } => {
+                let draft = self.votes.polls.get(poll).map(|p| p.draft.clone());
+                match outcome {
+                    Outcome::Adopted => (draft, DraftStatus::Adopted, Some(AdoptedBy::Vote), Some(poll.clone())),
+                    Outcome::Rejected => (draft, DraftStatus::Rejected, None, Some(poll.clone())),
+                    Outcome::NoQuorum => (draft, DraftStatus::Draft, None, None),
+                }
+            }
+            VoteEvent::PollCancelled { poll } => {
+                (self.votes.polls.get(poll).map(|p| p.draft.clone()), DraftStatus::Draft, None, None)
+            }
+            VoteEvent::DraftAdopted { draft, by } => (Some(draft.clone()), DraftStatus::Adopted, Some(*by), None),
+            VoteEvent::RosterReplaced { entries, weight } => {
+                self.roster = Some(RosterSummary { entries: *entries, weight: *weight });
+                (None, DraftStatus::Draft, None, None)
+            }
+            VoteEvent::VoterClaimed { .. } => (None, DraftStatus::Draft, None, None),
+        };
+        if let Some(d) = draft.and_then(|id| self.drafts.iter_mut().find(|d| d.id == id)) {
+            d.status = status;
+            d.adopted_by = by;
+            d.poll = poll;
+        }
+    }
+}
+
+fn serde_name(s: DraftStatus) -> &'static str {
+    match s {
+        DraftStatus::Draft => "a draft",
+        DraftStatus::Voting => "being voted on",
+        DraftStatus::Adopted => "adopted",
+        DraftStatus::Rejected => "rejected",
+        DraftStatus::Withdrawn => "withdrawn",
     }
 }
 

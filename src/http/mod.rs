@@ -4,6 +4,7 @@ pub mod auth;
 pub mod error;
 pub mod pages;
 pub mod sessions;
+pub mod votes;
 
 use crate::state::AppState;
 use axum::http::{header, HeaderValue};
@@ -23,6 +24,9 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
     Router::new()
         .route("/api/sessions", get(sessions::list).post(sessions::create))
         .route("/api/sessions/{id}", get(sessions::get).delete(sessions::delete))
+        .route("/api/sessions/{id}/roster", axum::routing::put(votes::put_roster))
+        .route("/api/sessions/{id}/roster/cards.html", get(votes::cards))
+        .route("/j/{code}/polls/{poll}/receipts.json", get(votes::receipts))
         .route("/healthz", get(sessions::healthz))
         .route("/metrics", get(sessions::metrics))
         .merge(live)

@@ -77,22 +77,26 @@ pub async fn get(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let given = auth::bearer(&headers)
-        .ok_or_else(|| ApiError::Unauthorized("this needs a key of the session: Authorization: Bearer <key>".into()))?;
-    let credentials =
-        state.store.credentials(&id).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
-    let role = match credentials::role_for_key(&credentials, given) {
-        Some(role) => role,
-        None if state.config.admin_token.is_some() && auth::is_admin(state.config.admin_token.as_ref(), &headers) => {
-            Role::Moderator
-        }
-        None => return Err(ApiError::Unauthorized("that key does not open this session".into())),
-    };
+    let role = session_role(&state, &id, &headers).await?;
     let snapshot =
         state.store.snapshot(&id, None).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
     let mut view = state_view(&snapshot, &Viewer { role, participant: None, upvoted: &snapshot.upvoted });
     view.participant_url = Some(crate::state::participant_link(&state.base_url(&headers), &snapshot.session.code));
     Ok(Json(serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?))
+}
+
+/// The role the request's key gives in session `id` (the admin token counts as the moderator's).
+pub async fn session_role(state: &AppState, id: &str, headers: &HeaderMap) -> Result<Role, ApiError> {
+    let given = auth::bearer(headers)
+        .ok_or_else(|| ApiError::Unauthorized("this needs a key of the session: Authorization: Bearer <key>".into()))?;
+    let credentials = state.store.credentials(id).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    Ok(match credentials::role_for_key(&credentials, given) {
+        Some(role) => role,
+        None if state.config.admin_token.is_some() && auth::is_admin(state.config.admin_token.as_ref(), headers) => {
+            Role::Moderator
+        }
+        None => return Err(ApiError::Unauthorized("that key does not open this session".into())),
+    })
 }
 
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {

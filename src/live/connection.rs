@@ -354,6 +354,7 @@ impl Conn {
                         self.snapshot(&peer, &member).await.map(|s| seq = s)
                     }
                     Ok(Outbound::Frame(frame)) => self.send_text(frame).await,
+                    Ok(Outbound::Frames(frames)) => self.send_text(frames[peer.role.index()].clone()).await,
                     Ok(Outbound::Deleted) | Err(RecvError::Closed) => Err(self.gone().await),
                 },
                 _ = ping.tick() => {

@@ -12,8 +12,9 @@
 //! reconnect, or this reader lagging), every hub compares its `seq` with the store and
 //! replays what it missed, or tells its sockets to resync.
 
+use crate::domain::votes::Tally;
 use crate::domain::{Role, Sequenced};
-use crate::protocol::{event_frame, upvotes_frame, ServerMsg};
+use crate::protocol::{event_frame, tally_frame, upvotes_frame, ServerMsg};
 use crate::store::{Feed, Store};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, HashMap};
@@ -40,6 +41,8 @@ pub enum Outbound {
     Deleted,
     /// A frame that is the same for everyone and outside the `seq` order (presence, upvotes).
     Frame(Utf8Bytes),
+    /// A frame outside the `seq` order, serialised for each role (tallies).
+    Frames(Arc<[Utf8Bytes; 4]>),
 }
 
 pub struct Hub {
@@ -51,6 +54,8 @@ pub struct Hub {
     participants: AtomicU64,
     /// Upvote counts heard since the last `upvotes` frame.
     upvotes: Mutex<BTreeMap<String, u64>>,
+    /// Tallies heard since the last flush, by poll: the latest, its eligible weight, hidden.
+    tallies: Mutex<BTreeMap<String, (Tally, u64, bool)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -101,11 +106,16 @@ impl Hub {
         lock(&self.upvotes).extend(counts);
     }
 
-    /// Sends the upvote counts heard since the last flush, if any.
+    /// Sends the upvote counts and the tallies heard since the last flush, if any.
     fn flush_upvotes(&self) {
         let counts = std::mem::take(&mut *lock(&self.upvotes));
         if !counts.is_empty() {
             self.send(Outbound::Frame(upvotes_frame(&counts).into()));
+        }
+        let tallies = std::mem::take(&mut *lock(&self.tallies));
+        for (poll, (tally, eligible, hidden)) in tallies {
+            let frames = Role::ALL.map(|r| Utf8Bytes::from(tally_frame(&poll, &tally, eligible, hidden, r)));
+            self.send(Outbound::Frames(Arc::new(frames)));
         }
     }
 
@@ -192,6 +202,7 @@ impl Hubs {
                     connected: AtomicU64::new(0),
                     participants: AtomicU64::new(0),
                     upvotes: Mutex::new(BTreeMap::new()),
+                    tallies: Mutex::new(BTreeMap::new()),
                 });
                 map.insert(session.into(), Arc::downgrade(&hub));
                 hub
@@ -274,6 +285,11 @@ async fn dispatch(hubs: Weak<Hubs>, mut feed: broadcast::Receiver<Feed>, mut shu
                     hub.send(Outbound::Frame(frame.into()));
                 }
             }
+            Ok(Feed::Tally { session, poll, tally, eligible, hidden }) => {
+                if let Some(hub) = hubs.get(&session) {
+                    lock(&hub.tallies).insert(poll.to_string(), (tally, eligible, hidden));
+                }
+            }
             Ok(Feed::Upvotes { session, question, count }) => {
                 if let Some(hub) = hubs.get(&session) {
                     hub.heard_upvotes([(question.to_string(), count)]);
@@ -335,7 +351,7 @@ async fn report_presence(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) 
     }
 }
 
-/// Sends each hub's changed upvote counts every [`UPVOTE_FLUSH`].
+/// Sends each hub's changed upvote counts and tallies every [`UPVOTE_FLUSH`].
 async fn flush_upvotes(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(UPVOTE_FLUSH);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -1,11 +1,15 @@
 //! The embedded store: everything in one process's memory, behind one std `Mutex` that is
 //! never held across an `.await`. State is lost at exit; one instance only.
 
-use super::{Applied, Credentials, Feed, Participant, SessionSummary, Snapshot, Store, StoreError, FEED_CAPACITY};
+use super::{Applied, Ballot, Credentials, Feed, Participant, SessionSummary, Snapshot, Store, StoreError};
 use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, MAX_PARTICIPANTS, PRESENCE_TTL_MS};
+use super::{FEED_CAPACITY, MAX_CLAIM_FAILURES_PER_MINUTE};
+use crate::credentials::{new_receipt, voter_key};
 use crate::domain::questions::{MAX_UPVOTES_PER_WINDOW, UPVOTE_WINDOW_MS};
+use crate::domain::votes::{RosterEntry, VoteCommand};
 use crate::domain::{Actor, Command, DomainError, Event, QuestionEvent, Reply, Sequenced, Session, SessionDefinition};
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -27,9 +31,81 @@ struct Entry {
     upvoters: HashMap<String, HashSet<String>>,
     /// Participant id → (start of the current upvote window, upvotes in it).
     vote_windows: HashMap<String, (i64, u64)>,
+    /// Poll → voter key → ballot.
+    ballots: HashMap<String, HashMap<String, Ballot>>,
+    /// Voting code → roster entry.
+    codes: HashMap<String, String>,
+    /// The roster in its order.
+    roster_order: Vec<String>,
+    /// (start of the current minute, wrong voting codes in it).
+    claim_failures: (i64, u64),
 }
 
 impl Entry {
+    /// Total eligible voting weight now.
+    fn eligible(&self) -> u64 {
+        match self.session.roster {
+            Some(r) if self.session.roster_mode() => r.weight,
+            _ if self.session.roster_mode() => 0,
+            _ => self.participants.len() as u64,
+        }
+    }
+
+    fn voter_key(&self, voter: &str) -> String {
+        voter_key(&self.credentials.ballot_salt, voter)
+    }
+
+    /// Casts (or changes) a ballot and updates the poll's tally.
+    fn cast(&mut self, actor: &Actor, command: &Command, now_seq: u64) -> Result<(Reply, Feed), StoreError> {
+        let voter = self.session.voter(actor, command)?;
+        let Some((poll, choice)) = command.ballot() else {
+            return Err(DomainError::Invalid("not a ballot".into()).into());
+        };
+        let key = self.voter_key(&voter.id);
+        let ballots = self.ballots.entry(poll.to_owned()).or_default();
+        let tally = self.session.votes.tallies.entry(poll.to_owned()).or_default();
+        let receipt = match ballots.get(&key) {
+            Some(old) => {
+                *weight_of(tally, old.choice) -= old.weight;
+                old.receipt.clone()
+            }
+            None => {
+                tally.cast += 1;
+                tally.cast_weight += voter.weight;
+                new_receipt()
+            }
+        };
+        *weight_of(tally, choice) += voter.weight;
+        ballots.insert(key, Ballot { choice, weight: voter.weight, receipt: receipt.clone() });
+        let tally = *tally;
+        let hidden = self.session.votes.polls.get(poll).is_some_and(|p| p.hidden);
+        let _ = now_seq;
+        let feed = Feed::Tally {
+            session: self.session.id.as_str().into(),
+            poll: poll.into(),
+            tally,
+            eligible: self.eligible(),
+            hidden,
+        };
+        Ok((Reply::Ballot { poll: poll.to_owned(), choice, receipt }, feed))
+    }
+
+    /// Finds the roster entry a voting code names, within the session's limit on wrong codes.
+    fn resolve_claim(&mut self, command: &Command, now: i64) -> Result<Command, StoreError> {
+        let Command::Vote(VoteCommand::Claim { code, .. }) = command else { return Ok(command.clone()) };
+        if now - self.claim_failures.0 >= 60_000 {
+            self.claim_failures = (now, 0);
+        }
+        if self.claim_failures.1 >= MAX_CLAIM_FAILURES_PER_MINUTE {
+            return Err(DomainError::RateLimited("too many wrong voting codes; wait a minute".into()).into());
+        }
+        let entry = self.codes.get(code).cloned();
+        if entry.is_none() {
+            self.claim_failures.1 += 1;
+        }
+        Ok(Command::Vote(VoteCommand::Claim { code: code.clone(), entry }))
+    }
+
     fn remember(&mut self, cmd_id: &str, seq: u64, reply: Option<Reply>, until: Instant) {
         self.cmds.insert(cmd_id.to_owned(), (seq, reply));
         self.cmd_expiry.push_back((until, cmd_id.to_owned()));
@@ -113,6 +189,10 @@ impl Store for MemoryStore {
                 presence: HashMap::new(),
                 upvoters: HashMap::new(),
                 vote_windows: HashMap::new(),
+                ballots: HashMap::new(),
+                codes: HashMap::new(),
+                roster_order: Vec::new(),
+                claim_failures: (0, 0),
             },
         );
         Ok(())
@@ -124,12 +204,43 @@ impl Store for MemoryStore {
         let mut session = e.session.clone();
         session.questions.askers.clear();
         session.questions.open_by.clear();
+        session.votes.eligible = e.eligible();
+        session.votes.roster.clear();
+        session.votes.claims.clear();
+        session.votes.bound.clear();
+        let mut ballots = BTreeMap::new();
+        if let Some(p) = viewer {
+            let voter = if e.session.roster_mode() {
+                let entry = e.session.votes.bound.get(p).cloned();
+                if let Some(entry) = &entry {
+                    session.votes.bound.insert(p.to_owned(), entry.clone());
+                    if let Some(c) = e.session.votes.claims.get(entry) {
+                        session.votes.claims.insert(entry.clone(), c.clone());
+                    }
+                    if let Some(r) = e.session.votes.roster.get(entry) {
+                        session.votes.roster.insert(entry.clone(), r.clone());
+                    }
+                }
+                entry.filter(|entry| e.session.votes.claims.get(entry).is_some_and(|c| c.participant == p))
+            } else {
+                Some(p.to_owned())
+            };
+            if let Some(voter) = voter {
+                let key = e.voter_key(&voter);
+                for (poll, by_voter) in &e.ballots {
+                    if let Some(b) = by_voter.get(&key) {
+                        ballots.insert(poll.clone(), b.clone());
+                    }
+                }
+            }
+        }
+        let claimed = e.session.votes.claims.len() as u64;
         let upvotes = e.upvoters.iter().map(|(q, u)| (q.clone(), u.len() as u64)).collect();
         let upvoted = match viewer {
             Some(p) => e.upvoters.iter().filter(|(_, u)| u.contains(p)).map(|(q, _)| q.clone()).collect(),
             None => HashSet::new(),
         };
-        Ok(Some(Snapshot { definition: e.definition.clone(), session, upvotes, upvoted }))
+        Ok(Some(Snapshot { definition: e.definition.clone(), session, upvotes, upvoted, ballots, claimed }))
     }
 
     async fn seq(&self, id: &str) -> Result<Option<u64>, StoreError> {
@@ -207,6 +318,15 @@ impl Store for MemoryStore {
             }
             return Ok(Applied::New { seq, events: vec![], reply });
         }
+        if command.ballot().is_some() {
+            let seq = entry.session.seq;
+            let (reply, feed) = entry.cast(actor, command, seq)?;
+            entry.remember(cmd_id, seq, Some(reply.clone()), forget_at);
+            self.publish(feed);
+            return Ok(Applied::New { seq, events: vec![], reply: Some(reply) });
+        }
+        let command = &entry.resolve_claim(command, now)?;
+        entry.session.votes.eligible = entry.eligible();
         // The rules change nothing when they refuse, so the session is decided in place.
         let decision = entry.session.handle(actor, command, now)?;
         let mut events = Vec::with_capacity(decision.events.len());
@@ -232,6 +352,36 @@ impl Store for MemoryStore {
             self.publish(Feed::Events { session: id.into(), events: Arc::new(events.clone()) });
         }
         Ok(Applied::New { seq, events, reply: decision.reply })
+    }
+
+    async fn replace_roster(&self, id: &str, entries: &[RosterEntry], _now: i64) -> Result<Vec<Sequenced>, StoreError> {
+        let mut inner = self.lock();
+        let entry = inner.sessions.get_mut(id).ok_or(StoreError::NotFound)?;
+        let event = entry.session.replace_roster(entries)?;
+        entry.codes = entries.iter().map(|e| (e.code.clone(), e.id.clone())).collect();
+        entry.roster_order = entries.iter().map(|e| e.id.clone()).collect();
+        entry.session.seq += 1;
+        let e = Sequenced { seq: entry.session.seq, event };
+        if entry.events.len() == EVENT_LOG_LEN {
+            entry.events.pop_front();
+        }
+        entry.events.push_back(e.clone());
+        self.publish(Feed::Events { session: id.into(), events: Arc::new(vec![e.clone()]) });
+        Ok(vec![e])
+    }
+
+    async fn roster(&self, id: &str) -> Result<Vec<RosterEntry>, StoreError> {
+        let inner = self.lock();
+        let e = inner.sessions.get(id).ok_or(StoreError::NotFound)?;
+        Ok(e.roster_order.iter().filter_map(|r| e.session.votes.roster.get(r).cloned()).collect())
+    }
+
+    async fn ballots(&self, id: &str, poll: &str) -> Result<Vec<Ballot>, StoreError> {
+        let inner = self.lock();
+        let e = inner.sessions.get(id).ok_or(StoreError::NotFound)?;
+        let mut all: Vec<Ballot> = e.ballots.get(poll).map(|b| b.values().cloned().collect()).unwrap_or_default();
+        all.sort_by(|a, b| a.receipt.cmp(&b.receipt));
+        Ok(all)
     }
 
     async fn events_since(&self, id: &str, since: u64) -> Result<Option<Vec<Sequenced>>, StoreError> {
@@ -305,4 +455,12 @@ pub(crate) fn retained_since<'a>(
     let events: Vec<Sequenced> = log.filter(|e| e.seq > since).cloned().collect();
     let complete = events.len() as u64 == last - since && events.first().is_none_or(|e| e.seq == since + 1);
     complete.then_some(events)
+}
+
+fn weight_of(tally: &mut crate::domain::votes::Tally, choice: crate::domain::Choice) -> &mut u64 {
+    match choice {
+        crate::domain::Choice::For => &mut tally.for_,
+        crate::domain::Choice::Against => &mut tally.against,
+        crate::domain::Choice::Abstain => &mut tally.abstain,
+    }
 }

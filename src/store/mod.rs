@@ -15,9 +15,11 @@
 pub mod memory;
 pub mod redis;
 
+use crate::domain::votes::{Choice, RosterEntry, Tally};
 use crate::domain::{Actor, Command, DomainError, Reply, Sequenced, Session, SessionDefinition};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -90,7 +92,36 @@ pub struct Snapshot {
     pub upvotes: HashMap<String, u64>,
     /// The questions the viewing participant upvoted (empty for other viewers).
     pub upvoted: HashSet<String>,
+    /// The viewing participant's own ballots, by poll.
+    pub ballots: BTreeMap<String, Ballot>,
+    /// Roster entries claimed by a device.
+    pub claimed: u64,
 }
+
+/// One ballot as the store keeps it (under a keyed hash of its voter).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ballot {
+    pub choice: Choice,
+    pub weight: u64,
+    pub receipt: String,
+}
+
+impl Ballot {
+    /// `choice|weight|receipt`, the form the Redis script reads and writes.
+    pub fn encode(&self) -> String {
+        format!("{}|{}|{}", self.choice.as_str(), self.weight, self.receipt)
+    }
+
+    pub fn decode(raw: &str) -> Option<Ballot> {
+        let mut parts = raw.splitn(3, '|');
+        let choice = Choice::parse(parts.next()?)?;
+        let weight = parts.next()?.parse().ok()?;
+        Some(Ballot { choice, weight, receipt: parts.next()?.to_owned() })
+    }
+}
+
+/// Wrong voting codes one session accepts per minute before refusing every claim for a while.
+pub const MAX_CLAIM_FAILURES_PER_MINUTE: u64 = 50;
 
 /// What every instance hears of every session.
 #[derive(Debug, Clone)]
@@ -112,6 +143,14 @@ pub enum Feed {
         session: Arc<str>,
         question: Arc<str>,
         count: u64,
+    },
+    /// A poll's tally changed; hubs coalesce these into `tally` frames.
+    Tally {
+        session: Arc<str>,
+        poll: Arc<str>,
+        tally: Tally,
+        eligible: u64,
+        hidden: bool,
     },
     /// The feed may have missed messages (reconnect to Redis, or the reader lagged): every
     /// hub must check its `seq` against the store.
@@ -162,6 +201,12 @@ pub trait Store: Send + Sync + 'static {
     async fn list(&self) -> Result<Vec<SessionSummary>, StoreError>;
     /// Deletes the session and all its keys; false when there was none.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
+    /// Replaces the roster (roster mode, no vote open); returns the event recording it.
+    async fn replace_roster(&self, id: &str, entries: &[RosterEntry], now: i64) -> Result<Vec<Sequenced>, StoreError>;
+    /// The roster, in its order.
+    async fn roster(&self, id: &str) -> Result<Vec<RosterEntry>, StoreError>;
+    /// Every ballot of a poll (receipt, choice, weight), sorted by receipt; no voter is named.
+    async fn ballots(&self, id: &str, poll: &str) -> Result<Vec<Ballot>, StoreError>;
     /// Applies `command` once per `cmd_id`, atomically, and publishes its events (or, for an
     /// upvote, the new count).
     async fn apply(

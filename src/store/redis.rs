@@ -26,14 +26,17 @@
 
 use super::memory::retained_since;
 use super::{Applied, Credentials, Feed, Participant, SessionSummary, Snapshot, Store, StoreError};
+use super::{Ballot, MAX_CLAIM_FAILURES_PER_MINUTE};
 use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, FEED_CAPACITY, MAX_PARTICIPANTS, PRESENCE_TTL_MS};
+use crate::credentials::{new_receipt, voter_key};
 use crate::domain::agenda::Agenda;
 use crate::domain::floor::Floor;
 use crate::domain::questions::{Asker, Questions, MAX_OPEN_PER_PARTICIPANT, MAX_OPEN_QUESTIONS};
 use crate::domain::questions::{MAX_UPVOTES_PER_WINDOW, UPVOTE_WINDOW_MS};
+use crate::domain::votes::{Claim, Poll, RosterEntry, Tally, VoteCommand, Votes};
 use crate::domain::{Actor, Command, DomainError, DraftState, Event, Question, QuestionCommand, QuestionEvent};
 use crate::domain::{Reply, Sequenced};
-use crate::domain::{Session, SessionDefinition, Settings};
+use crate::domain::{RosterSummary, Session, SessionDefinition, Settings};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -64,6 +67,7 @@ enum Wire {
     Deleted { s: String },
     Presence { s: String, c: u64, p: u64 },
     Up { s: String, q: String, n: u64 },
+    Tally { s: String, p: String, c: Tally, e: u64, h: u8 },
 }
 
 /// The small part of a session kept in `core`: everything but the definition, the questions
@@ -77,6 +81,8 @@ struct Core {
     agenda: Agenda,
     highlighted: Option<String>,
     drafts: Vec<DraftState>,
+    #[serde(default)]
+    roster: Option<RosterSummary>,
 }
 
 impl Core {
@@ -89,6 +95,7 @@ impl Core {
             agenda: s.agenda.clone(),
             highlighted: s.questions.highlighted.clone(),
             drafts: s.drafts.clone(),
+            roster: s.roster,
         }
     }
 
@@ -103,6 +110,8 @@ impl Core {
             questions: Questions { highlighted: self.highlighted, ..Questions::default() },
             floor: Floor::default(),
             drafts: self.drafts,
+            votes: Votes::default(),
+            roster: self.roster,
         }
     }
 }
@@ -148,6 +157,13 @@ struct Loaded {
     open_total: i64,
     open_mine: Option<(String, i64)>,
     done: Option<String>,
+    polls: BTreeMap<String, Option<String>>,
+    tallies: BTreeMap<String, Option<String>>,
+    participants: Option<u64>,
+    /// A roster entry: (id, entry as read, its claim as read).
+    entry: Option<(String, Option<String>, Option<String>)>,
+    /// A participant's roster binding: (participant, entry as read).
+    voter: Option<(String, Option<String>)>,
 }
 
 /// Applies a decided command. KEYS: seq, events, cmd, counts, upvotes, then one key per slot,
@@ -264,8 +280,72 @@ end
 return {'ok', seq, reply}
 "#;
 
+/// A ballot, checked against the poll (and, in roster mode, the voter's claim) as read. KEYS:
+/// seq, cmd, polls, the poll's ballots, its tally, participants, claims. ARGV: cmd TTL,
+/// channel, session id, poll id, poll as read, voter key, choice, weight, a fresh receipt,
+/// hidden (1/0), the roster's weight (-1: open mode, count participants), roster entry ('' in
+/// open mode), its claim as read. The ballot is stored under the voter key as
+/// `choice|weight|receipt`; changing one's choice keeps the receipt.
+const CAST: &str = r#"
+local done = redis.call('GET', KEYS[2])
+if done then return {'dup', done} end
+if redis.call('HGET', KEYS[3], ARGV[4]) ~= ARGV[5] then return {'retry'} end
+if ARGV[12] ~= '' and redis.call('HGET', KEYS[7], ARGV[12]) ~= ARGV[13] then return {'retry'} end
+local raw = redis.call('GET', KEYS[5])
+local t = {['for'] = 0, against = 0, abstain = 0, cast = 0, cast_weight = 0}
+if raw then
+  local d = cjson.decode(raw)
+  for k, _ in pairs(t) do t[k] = tonumber(d[k] or 0) end
+end
+local weight = tonumber(ARGV[8])
+local receipt = ARGV[9]
+local old = redis.call('HGET', KEYS[4], ARGV[6])
+if old then
+  local c, w, r = string.match(old, '^([a-z]+)|(%d+)|(.+)$')
+  t[c] = t[c] - tonumber(w)
+  receipt = r
+else
+  t.cast = t.cast + 1
+  t.cast_weight = t.cast_weight + weight
+end
+t[ARGV[7]] = t[ARGV[7]] + weight
+redis.call('HSET', KEYS[4], ARGV[6], ARGV[7] .. '|' .. ARGV[8] .. '|' .. receipt)
+local tally = string.format('{"for":%d,"against":%d,"abstain":%d,"cast":%d,"cast_weight":%d}',
+  t['for'], t.against, t.abstain, t.cast, t.cast_weight)
+redis.call('SET', KEYS[5], tally)
+local eligible = tonumber(ARGV[11])
+if eligible < 0 then eligible = redis.call('HLEN', KEYS[6]) end
+local seq = redis.call('GET', KEYS[1]) or '0'
+local reply = '{"reply":"ballot","poll":"' .. ARGV[4] .. '","choice":"' .. ARGV[7] .. '","receipt":"' .. receipt .. '"}'
+redis.call('SET', KEYS[2], seq .. '|' .. reply, 'EX', ARGV[1])
+redis.call('PUBLISH', ARGV[2], '{"t":"tally","s":"' .. ARGV[3] .. '","p":"' .. ARGV[4] .. '","c":' .. tally ..
+  ',"e":' .. eligible .. ',"h":' .. ARGV[10] .. '}')
+return {'ok', seq, reply}
+"#;
+
+/// Replaces the roster. KEYS: core, seq, events, roster, codes, claims, bound. ARGV: core as
+/// read, core after, channel, session id, log length, the event JSON, then per entry: id, JSON,
+/// code.
+const ROSTER: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'retry'} end
+redis.call('DEL', KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+for i = 7, #ARGV, 3 do
+  redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
+  redis.call('HSET', KEYS[5], ARGV[i + 2], ARGV[i])
+end
+redis.call('SET', KEYS[1], ARGV[2])
+local seq = redis.call('INCR', KEYS[2])
+local entry = '{"seq":' .. seq .. ',"event":' .. ARGV[6] .. '}'
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], seq .. '-0', 'e', entry)
+redis.call('PUBLISH', ARGV[3], '{"t":"events","s":"' .. ARGV[4] .. '","e":[' .. entry .. ']}')
+return {'ok', tostring(seq)}
+"#;
+
 /// Everything a view needs, read at one `seq`. KEYS: seq, core, def, floor, questions,
-/// upvotes. ARGV: the viewing participant's id ('' for none), the prefix of upvoter sets.
+/// upvotes, polls, participants, claims, bound, roster. ARGV: the viewing participant's id (''
+/// for none), the prefix of upvoter sets, the prefix of tallies. Returns, after the upvotes:
+/// polls, their tallies (in the same order), participants, claimed entries, and the viewer's
+/// roster entry, its claim and its roster record.
 const SNAPSHOT: &str = r#"
 local core = redis.call('GET', KEYS[2])
 if not core then return {} end
@@ -276,8 +356,20 @@ if ARGV[1] ~= '' then
     if redis.call('SISMEMBER', ARGV[2] .. qs[i], ARGV[1]) == 1 then upvoted[#upvoted + 1] = qs[i] end
   end
 end
+local polls = redis.call('HGETALL', KEYS[7])
+local tallies = {}
+for i = 1, #polls, 2 do tallies[#tallies + 1] = redis.call('GET', ARGV[3] .. polls[i]) or '' end
+local entry, claim, record = '', '', ''
+if ARGV[1] ~= '' then
+  entry = redis.call('HGET', KEYS[10], ARGV[1]) or ''
+  if entry ~= '' then
+    claim = redis.call('HGET', KEYS[9], entry) or ''
+    record = redis.call('HGET', KEYS[11], entry) or ''
+  end
+end
 return {redis.call('GET', KEYS[1]) or '0', core, redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[4]) or '',
-        qs, redis.call('HGETALL', KEYS[6]), upvoted}
+        qs, redis.call('HGETALL', KEYS[6]), upvoted, polls, tallies, redis.call('HLEN', KEYS[8]),
+        redis.call('HLEN', KEYS[9]), entry, claim, record}
 "#;
 
 const JOIN: &str = r#"
@@ -311,6 +403,8 @@ pub struct RedisStore {
     conn: ConnectionManager,
     apply: Script,
     vote: Script,
+    cast: Script,
+    roster: Script,
     snapshot: Script,
     join: Script,
     presence: Script,
@@ -360,6 +454,8 @@ impl RedisStore {
             conn,
             apply: Script::new(APPLY),
             vote: Script::new(VOTE),
+            cast: Script::new(CAST),
+            roster: Script::new(ROSTER),
             snapshot: Script::new(SNAPSHOT),
             join: Script::new(JOIN),
             presence: Script::new(PRESENCE),
@@ -369,7 +465,9 @@ impl RedisStore {
         // Loaded now, so the first commands of a busy room do not each fail with NOSCRIPT and
         // load them again.
         let mut c = store.conn();
-        for script in [&store.apply, &store.vote, &store.snapshot, &store.join, &store.presence] {
+        for script in
+            [&store.apply, &store.vote, &store.cast, &store.roster, &store.snapshot, &store.join, &store.presence]
+        {
             script.prepare_invoke().load_async(&mut c).await.map_err(unavailable)?;
         }
         Ok(store)
@@ -415,6 +513,15 @@ async fn listen(client: redis::Client, feed: broadcast::Sender<Feed>, ready: tok
                             Ok(Wire::Presence { s, c, p }) => {
                                 let _ = feed.send(Feed::Presence { session: s.into(), connected: c, participants: p });
                             }
+                            Ok(Wire::Tally { s, p, c, e, h }) => {
+                                let _ = feed.send(Feed::Tally {
+                                    session: s.into(),
+                                    poll: p.into(),
+                                    tally: c,
+                                    eligible: e,
+                                    hidden: h == 1,
+                                });
+                            }
                             Ok(Wire::Up { s, q, n }) => {
                                 let _ = feed.send(Feed::Upvotes { session: s.into(), question: q.into(), count: n });
                             }
@@ -453,6 +560,21 @@ impl RedisStore {
         if footprint.floor {
             pipe.get(key(id, "floor"));
         }
+        for p in &footprint.polls {
+            pipe.hget(key(id, "polls"), p);
+        }
+        for p in &footprint.tallies {
+            pipe.get(key(id, &format!("tally:{p}")));
+        }
+        if footprint.eligible {
+            pipe.hlen(key(id, "participants"));
+        }
+        if let Some(e) = &footprint.entry {
+            pipe.hget(key(id, "roster"), e).hget(key(id, "claims"), e);
+        }
+        if let Some(p) = &footprint.voter {
+            pipe.hget(key(id, "bound"), p);
+        }
         let mut values: std::vec::IntoIter<redis::Value> =
             pipe.query_async::<Vec<redis::Value>>(&mut self.conn()).await.map_err(unavailable)?.into_iter();
         let mut next = || -> Result<Option<String>, StoreError> {
@@ -475,12 +597,42 @@ impl RedisStore {
             None => (None, None),
         };
         let floor = if footprint.floor { Some(next()?) } else { None };
+        let mut polls = BTreeMap::new();
+        for p in &footprint.polls {
+            polls.insert(p.clone(), next()?);
+        }
+        let mut tallies = BTreeMap::new();
+        for p in &footprint.tallies {
+            tallies.insert(p.clone(), next()?);
+        }
+        let participants = if footprint.eligible { next()?.and_then(|n| n.parse().ok()) } else { None };
+        let entry = match &footprint.entry {
+            Some(e) => Some((e.clone(), next()?, next()?)),
+            None => None,
+        };
+        let voter = match &footprint.voter {
+            Some(p) => Some((p.clone(), next()?)),
+            None => None,
+        };
         let core = match (core, &done) {
             (Some(c), _) => c,
             // A deleted session answers NotFound even to a retry of a command it once applied.
             (None, _) => return Err(StoreError::NotFound),
         };
-        Ok(Loaded { core, questions, asker, floor, open_total, open_mine, done })
+        Ok(Loaded {
+            core,
+            questions,
+            asker,
+            floor,
+            open_total,
+            open_mine,
+            done,
+            polls,
+            tallies,
+            participants,
+            entry,
+            voter,
+        })
     }
 
     /// The session the loaded parts make up.
@@ -497,6 +649,31 @@ impl RedisStore {
         }
         if let Some(Some(raw)) = &loaded.floor {
             session.floor = parse(raw)?;
+        }
+        for (p, raw) in &loaded.polls {
+            if let Some(raw) = raw {
+                session.votes.polls.insert(p.clone(), parse::<Poll>(raw)?);
+            }
+        }
+        for (p, raw) in &loaded.tallies {
+            if let Some(raw) = raw {
+                session.votes.tallies.insert(p.clone(), parse::<Tally>(raw)?);
+            }
+        }
+        session.votes.eligible = match session.roster {
+            Some(r) if session.roster_mode() => r.weight,
+            _ => loaded.participants.unwrap_or(0),
+        };
+        if let Some((e, roster, claim)) = &loaded.entry {
+            if let Some(raw) = roster {
+                session.votes.roster.insert(e.clone(), parse::<RosterEntry>(raw)?);
+            }
+            if let Some(raw) = claim {
+                session.votes.claims.insert(e.clone(), parse::<Claim>(raw)?);
+            }
+        }
+        if let Some((p, Some(e))) = &loaded.voter {
+            session.votes.bound.insert(p.clone(), e.clone());
         }
         session.questions.open_total = loaded.open_total;
         if let Some((p, n)) = &loaded.open_mine {
@@ -518,6 +695,23 @@ impl RedisStore {
         }
         if let Some(read) = &loaded.floor {
             slots.push(Slot::new(key(id, "floor"), "", read.clone(), Some(json(&after.floor)?)));
+        }
+        for (p, read) in &loaded.polls {
+            let now = after.votes.polls.get(p).map(json).transpose()?;
+            slots.push(Slot::new(key(id, "polls"), p, read.clone(), now));
+        }
+        for (p, read) in &loaded.tallies {
+            // Read to decide the outcome, never written here: a ballot landing meanwhile makes
+            // the close read again, so the outcome is decided on exactly the ballots before it.
+            slots.push(Slot::new(key(id, &format!("tally:{p}")), "", read.clone(), read.clone()));
+        }
+        if let Some((e, roster, claim)) = &loaded.entry {
+            slots.push(Slot::new(key(id, "roster"), e, roster.clone(), roster.clone()));
+            let now = after.votes.claims.get(e).map(json).transpose()?;
+            slots.push(Slot::new(key(id, "claims"), e, claim.clone(), now));
+        }
+        if let Some((p, read)) = &loaded.voter {
+            slots.push(Slot::new(key(id, "bound"), p, read.clone(), after.votes.bound.get(p).cloned()));
         }
         Ok(slots)
     }
@@ -600,6 +794,129 @@ impl RedisStore {
     }
 }
 
+impl RedisStore {
+    async fn salt(&self, id: &str) -> Result<String, StoreError> {
+        Ok(self.credentials(id).await?.ok_or(StoreError::NotFound)?.ballot_salt)
+    }
+
+    /// The viewer's own ballot in each poll.
+    async fn own_ballots(
+        &self,
+        id: &str,
+        session: &Session,
+        voter: &str,
+    ) -> Result<BTreeMap<String, Ballot>, StoreError> {
+        let vk = voter_key(&self.salt(id).await?, voter);
+        let polls: Vec<&String> = session.votes.polls.keys().collect();
+        let mut pipe = redis::pipe();
+        for p in &polls {
+            pipe.hget(key(id, &format!("ballots:{p}")), &vk);
+        }
+        let raw: Vec<Option<String>> = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(polls.into_iter().zip(raw).filter_map(|(p, b)| Some((p.clone(), Ballot::decode(&b?)?))).collect())
+    }
+
+    /// The roster entry a voting code names, within the session's limit on wrong codes.
+    async fn resolve_claim(&self, id: &str, command: &Command) -> Result<Command, StoreError> {
+        let Command::Vote(VoteCommand::Claim { code, .. }) = command else { return Ok(command.clone()) };
+        let failures = key(id, "claimfail");
+        let (entry, failed): (Option<String>, Option<u64>) = redis::pipe()
+            .hget(key(id, "codes"), code)
+            .get(&failures)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        if failed.unwrap_or(0) >= MAX_CLAIM_FAILURES_PER_MINUTE {
+            return Err(DomainError::RateLimited("too many wrong voting codes; wait a minute".into()).into());
+        }
+        if entry.is_none() {
+            let _: () = redis::pipe()
+                .incr(&failures, 1)
+                .expire(&failures, 60)
+                .query_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(Command::Vote(VoteCommand::Claim { code: code.clone(), entry }))
+    }
+
+    async fn apply_ballot(
+        &self,
+        id: &str,
+        cmd_key: &str,
+        actor: &Actor,
+        command: &Command,
+    ) -> Result<Applied, StoreError> {
+        let Some((poll, choice)) = command.ballot() else {
+            return Err(DomainError::Invalid("not a ballot".into()).into());
+        };
+        let salt = self.salt(id).await?;
+        for attempt in 0..MAX_ATTEMPTS {
+            let mut loaded = self.load_parts(id, cmd_key, actor, command).await?;
+            if let Some(done) = &loaded.done {
+                return parse_done(done);
+            }
+            // In roster mode, the entry this participant is bound to, and who holds it now.
+            if let Some((_, Some(entry))) = &loaded.voter {
+                let (record, claim): (Option<String>, Option<String>) = redis::pipe()
+                    .hget(key(id, "roster"), entry)
+                    .hget(key(id, "claims"), entry)
+                    .query_async(&mut self.conn())
+                    .await
+                    .map_err(unavailable)?;
+                loaded.entry = Some((entry.clone(), record, claim));
+            }
+            let session = Self::assemble(&loaded)?;
+            let voter = session.voter(actor, command)?;
+            let hidden = session.votes.polls.get(poll).is_some_and(|p| p.hidden);
+            let roster_weight = match session.roster {
+                Some(r) if session.roster_mode() => r.weight as i64,
+                _ if session.roster_mode() => 0,
+                _ => -1,
+            };
+            let (entry, claim) = match &loaded.entry {
+                Some((e, _, c)) if session.roster_mode() => (e.clone(), c.clone().unwrap_or_default()),
+                _ => (String::new(), String::new()),
+            };
+            let reply: Vec<String> = self
+                .cast
+                .key(key(id, "seq"))
+                .key(cmd_key)
+                .key(key(id, "polls"))
+                .key(key(id, &format!("ballots:{poll}")))
+                .key(key(id, &format!("tally:{poll}")))
+                .key(key(id, "participants"))
+                .key(key(id, "claims"))
+                .arg(CMD_ID_TTL_SECS)
+                .arg(CHANNEL)
+                .arg(id)
+                .arg(poll)
+                .arg(loaded.polls.get(poll).cloned().flatten().unwrap_or_default())
+                .arg(voter_key(&salt, &voter.id))
+                .arg(choice.as_str())
+                .arg(voter.weight)
+                .arg(new_receipt())
+                .arg(if hidden { "1" } else { "0" })
+                .arg(roster_weight)
+                .arg(entry)
+                .arg(claim)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
+            match reply.first().map(String::as_str) {
+                Some("ok") => {
+                    let seq = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let reply = reply.get(2).map(|r| parse::<Reply>(r)).transpose()?;
+                    return Ok(Applied::New { seq, events: vec![], reply });
+                }
+                Some("dup") => return parse_done(reply.get(1).map_or("", String::as_str)),
+                _ => pause(attempt).await,
+            }
+        }
+        Err(StoreError::Contention)
+    }
+}
+
 /// A short random pause before reading again, so racing instances do not collide in lockstep.
 async fn pause(attempt: usize) {
     let ms = rand::random_range(0..=(attempt as u64).min(20));
@@ -640,7 +957,6 @@ impl Store for RedisStore {
     }
 
     async fn snapshot(&self, id: &str, viewer: Option<&str>) -> Result<Option<Snapshot>, StoreError> {
-        type Reply = (String, String, String, String, Vec<(String, String)>, Vec<(String, u64)>, Vec<String>);
         let raw: Vec<redis::Value> = self
             .snapshot
             .key(key(id, "seq"))
@@ -649,29 +965,77 @@ impl Store for RedisStore {
             .key(key(id, "floor"))
             .key(key(id, "questions"))
             .key(key(id, "upvotes"))
+            .key(key(id, "polls"))
+            .key(key(id, "participants"))
+            .key(key(id, "claims"))
+            .key(key(id, "bound"))
+            .key(key(id, "roster"))
             .arg(viewer.unwrap_or(""))
             .arg(key(id, "up:"))
+            .arg(key(id, "tally:"))
             .invoke_async(&mut self.conn())
             .await
             .map_err(unavailable)?;
         if raw.is_empty() {
             return Ok(None);
         }
-        let (seq, core, def, floor, questions, upvotes, upvoted): Reply =
-            redis::from_redis_value(redis::Value::Array(raw)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut session = parse::<Core>(&core)?.into_session(seq.parse().unwrap_or(0));
+        let mut values = raw.into_iter();
+        let mut next = || values.next().ok_or_else(|| StoreError::Corrupt("a short snapshot".into()));
+        let read = |v: redis::Value| -> Result<String, StoreError> {
+            redis::from_redis_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        let pairs = |v: redis::Value| -> Result<Vec<(String, String)>, StoreError> {
+            redis::from_redis_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        let seq: u64 = read(next()?)?.parse().unwrap_or(0);
+        let mut session = parse::<Core>(&read(next()?)?)?.into_session(seq);
+        let definition = parse(&read(next()?)?)?;
+        let floor = read(next()?)?;
         if !floor.is_empty() {
             session.floor = parse(&floor)?;
         }
-        for (qid, q) in questions {
+        for (qid, q) in pairs(next()?)? {
             session.questions.items.insert(qid, parse(&q)?);
         }
-        Ok(Some(Snapshot {
-            definition: parse(&def)?,
-            session,
-            upvotes: upvotes.into_iter().collect(),
-            upvoted: upvoted.into_iter().collect(),
-        }))
+        let upvotes = pairs(next()?)?.into_iter().map(|(q, n)| (q, n.parse().unwrap_or(0))).collect();
+        let upvoted: Vec<String> = redis::from_redis_value(next()?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let polls = pairs(next()?)?;
+        let tallies: Vec<String> = redis::from_redis_value(next()?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        for ((pid, poll), tally) in polls.into_iter().zip(tallies) {
+            if !tally.is_empty() {
+                session.votes.tallies.insert(pid.clone(), parse(&tally)?);
+            }
+            session.votes.polls.insert(pid, parse(&poll)?);
+        }
+        let participants: u64 = redis::from_redis_value(next()?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let claimed: u64 = redis::from_redis_value(next()?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let (entry, claim, record) = (read(next()?)?, read(next()?)?, read(next()?)?);
+        session.votes.eligible = match session.roster {
+            Some(r) if session.roster_mode() => r.weight,
+            _ if session.roster_mode() => 0,
+            _ => participants,
+        };
+        let mut ballots = BTreeMap::new();
+        if let Some(p) = viewer {
+            let mut voter = (!session.roster_mode()).then(|| p.to_owned());
+            if !entry.is_empty() {
+                session.votes.bound.insert(p.to_owned(), entry.clone());
+                if !claim.is_empty() {
+                    let claim: Claim = parse(&claim)?;
+                    if claim.participant == p {
+                        voter = Some(entry.clone());
+                    }
+                    session.votes.claims.insert(entry.clone(), claim);
+                }
+                if !record.is_empty() {
+                    session.votes.roster.insert(entry.clone(), parse(&record)?);
+                }
+            }
+            if let (Some(voter), false) = (voter, session.votes.polls.is_empty()) {
+                ballots = self.own_ballots(id, &session, &voter).await?;
+            }
+        }
+        Ok(Some(Snapshot { definition, session, upvotes, upvoted: upvoted.into_iter().collect(), ballots, claimed }))
     }
 
     async fn seq(&self, id: &str) -> Result<Option<u64>, StoreError> {
@@ -720,6 +1084,7 @@ impl Store for RedisStore {
         };
         let code = parse::<Core>(&core)?.code;
         let questions: Vec<String> = c.hkeys(key(id, "questions")).await.map_err(unavailable)?;
+        let polls: Vec<String> = c.hkeys(key(id, "polls")).await.map_err(unavailable)?;
         let wire = json(&Wire::Deleted { s: id.to_owned() })?;
         let parts = [
             "def",
@@ -734,9 +1099,19 @@ impl Store for RedisStore {
             "askers",
             "counts",
             "upvotes",
+            "polls",
+            "roster",
+            "codes",
+            "claims",
+            "bound",
+            "claimfail",
         ];
-        let keys: Vec<String> =
-            parts.iter().map(|p| key(id, p)).chain(questions.iter().map(|q| key(id, &format!("up:{q}")))).collect();
+        let keys: Vec<String> = parts
+            .iter()
+            .map(|p| key(id, p))
+            .chain(questions.iter().map(|q| key(id, &format!("up:{q}"))))
+            .chain(polls.iter().flat_map(|p| [key(id, &format!("tally:{p}")), key(id, &format!("ballots:{p}"))]))
+            .collect();
         redis::pipe().atomic().del(keys).srem(SESSIONS, id).query_async::<()>(&mut c).await.map_err(unavailable)?;
         // The code is released only if it still points here.
         let owner: Option<String> = c.get(code_key(&code)).await.map_err(unavailable)?;
@@ -759,6 +1134,11 @@ impl Store for RedisStore {
         if let Some((question, up)) = command.vote() {
             return self.apply_vote(id, &cmd_key, actor, command, question, up).await;
         }
+        if command.ballot().is_some() {
+            return self.apply_ballot(id, &cmd_key, actor, command).await;
+        }
+        let resolved = self.resolve_claim(id, command).await?;
+        let command = &resolved;
         for attempt in 0..MAX_ATTEMPTS {
             let loaded = self.load_parts(id, &cmd_key, actor, command).await?;
             if let Some(done) = &loaded.done {
@@ -825,6 +1205,44 @@ impl Store for RedisStore {
             }
         }
         Err(StoreError::Contention)
+    }
+
+    async fn replace_roster(&self, id: &str, entries: &[RosterEntry], _now: i64) -> Result<Vec<Sequenced>, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let core: Option<String> = self.conn().get(key(id, "core")).await.map_err(unavailable)?;
+            let core = core.ok_or(StoreError::NotFound)?;
+            let mut session = parse::<Core>(&core)?.into_session(0);
+            let event = session.replace_roster(entries)?;
+            let mut inv = self.roster.prepare_invoke();
+            for part in ["core", "seq", "events", "roster", "codes", "claims", "bound"] {
+                inv.key(key(id, part));
+            }
+            inv.arg(&core).arg(json(&Core::of(&session))?).arg(CHANNEL).arg(id).arg(EVENT_LOG_LEN).arg(json(&event)?);
+            for e in entries {
+                inv.arg(&e.id).arg(json(e)?).arg(&e.code);
+            }
+            let reply: Vec<String> = inv.invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+            match (reply.first().map(String::as_str), reply.get(1).and_then(|s| s.parse().ok())) {
+                (Some("ok"), Some(seq)) => return Ok(vec![Sequenced { seq, event }]),
+                _ => pause(attempt).await,
+            }
+        }
+        Err(StoreError::Contention)
+    }
+
+    async fn roster(&self, id: &str) -> Result<Vec<RosterEntry>, StoreError> {
+        let raw: HashMap<String, String> = self.conn().hgetall(key(id, "roster")).await.map_err(unavailable)?;
+        let mut all = raw.values().map(|r| parse::<RosterEntry>(r)).collect::<Result<Vec<_>, _>>()?;
+        // Entry ids are v1, v2, …: the roster's order.
+        all.sort_by_key(|e| e.id.trim_start_matches('v').parse::<u64>().unwrap_or(u64::MAX));
+        Ok(all)
+    }
+
+    async fn ballots(&self, id: &str, poll: &str) -> Result<Vec<Ballot>, StoreError> {
+        let raw: Vec<String> = self.conn().hvals(key(id, &format!("ballots:{poll}"))).await.map_err(unavailable)?;
+        let mut all: Vec<Ballot> = raw.iter().filter_map(|b| Ballot::decode(b)).collect();
+        all.sort_by(|a, b| a.receipt.cmp(&b.receipt));
+        Ok(all)
     }
 
     async fn events_since(&self, id: &str, since: u64) -> Result<Option<Vec<Sequenced>>, StoreError> {
