@@ -135,7 +135,9 @@ impl Command {
             },
             Command::Floor(_) => Footprint { floor: true, ..Footprint::default() },
             Command::Vote(c) => match c {
-                VoteCommand::PollOpen { id, .. } => Footprint { polls: vec![id.clone()], ..Footprint::default() },
+                VoteCommand::PollOpen { id, .. } => {
+                    Footprint { polls: vec![id.clone()], eligible: true, ..Footprint::default() }
+                }
                 VoteCommand::PollClose { poll } => Footprint {
                     polls: vec![poll.clone()],
                     tallies: vec![poll.clone()],

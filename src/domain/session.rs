@@ -284,7 +284,7 @@ impl Session {
     /// What a vote event does to its draft.
     fn apply_to_drafts(&mut self, event: &VoteEvent) {
         let (draft, status, by, poll) = match event {
-            VoteEvent::PollOpened { poll } => {
+            VoteEvent::PollOpened { poll, .. } => {
                 (Some(poll.draft.clone()), DraftStatus::Voting, None, Some(poll.id.clone()))
             }
             VoteEvent::PollClosed { poll, outcome, .. } => {

@@ -247,8 +247,9 @@ impl VoteCommand {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
 pub enum VoteEvent {
+    /// `eligible`: the voting weight when it opened (tallies carry it on).
     #[serde(rename = "poll.opened")]
-    PollOpened { poll: Poll },
+    PollOpened { poll: Poll, eligible: u64 },
     #[serde(rename = "poll.closed")]
     PollClosed {
         poll: String,
@@ -382,7 +383,7 @@ impl Votes {
                     closed_at: None,
                     result: None,
                 };
-                vec![VoteEvent::PollOpened { poll }]
+                vec![VoteEvent::PollOpened { poll, eligible: self.eligible }]
             }
             VoteCommand::PollClose { poll } => {
                 let p = self.open_poll(poll)?;
@@ -434,7 +435,7 @@ impl Votes {
 
     pub fn apply(&mut self, event: &VoteEvent) {
         match event {
-            VoteEvent::PollOpened { poll } => {
+            VoteEvent::PollOpened { poll, .. } => {
                 self.polls.insert(poll.id.clone(), poll.clone());
             }
             VoteEvent::PollClosed { poll, at, counts, cast, cast_weight, eligible, outcome, rule } => {

@@ -79,11 +79,23 @@ impl Recorder {
         counts
     }
 
-    /// Reads until this viewer holds `seq` and the upvote counts of `after`.
+    /// The `cast` of each poll as this viewer's `tally` frames left it.
+    fn casts(&self) -> HashMap<String, u64> {
+        let tallies = self.frames.iter().filter(|f| f["type"] == "tally");
+        tallies.map(|f| (f["poll"].as_str().unwrap_or_default().to_owned(), f["cast"].as_u64().unwrap_or(0))).collect()
+    }
+
+    /// Reads until this viewer holds `seq`, the upvote counts and the polls' turnout of `after`.
     async fn settle(&mut self, seq: u64, after: &Value) {
         let settled = |r: &Recorder| {
             let counts = r.counts();
+            let casts = r.casts();
+            let polls_settled = after["polls"].as_array().into_iter().flatten().all(|p| {
+                let cast = p["cast"].as_u64().unwrap_or(0);
+                p["status"] == "closed" || cast == 0 || casts.get(p["id"].as_str().unwrap_or_default()) == Some(&cast)
+            });
             r.last_seq() >= seq
+                && polls_settled
                 && after["questions"].as_array().into_iter().flatten().all(|q| {
                     let id = q["id"].as_str().unwrap_or_default();
                     counts.get(id).copied().unwrap_or(0) == q["upvotes"].as_u64().unwrap_or(0)
@@ -141,7 +153,16 @@ async fn a_recorded_debate_is_written_for_the_page_clients_fold() {
     m.ok("floor.end", json!({})).await;
     b.ok("floor.request", json!({"name": "Moussa Traoré", "organisation": "ARM"})).await;
     m.ok("agenda.next", json!({})).await;
-    let last = m.ok("agenda.prev", json!({})).await["seq"].as_u64().expect("seq");
+    m.ok("agenda.prev", json!({})).await;
+    let p1 = m.ok("poll.open", json!({"draft": "d1"})).await["poll"].clone();
+    a.ok("vote.cast", json!({"poll": p1, "choice": "for"})).await;
+    b.ok("vote.cast", json!({"poll": p1, "choice": "against"})).await;
+    a.ok("vote.cast", json!({"poll": p1, "choice": "abstain"})).await;
+    m.ok("poll.close", json!({"poll": p1})).await;
+    m.ok("draft.adopt_by_consensus", json!({"draft": "d2"})).await;
+    let p2 = m.ok("poll.open", json!({"draft": "d3", "method": "two_thirds", "hidden": true})).await["poll"].clone();
+    b.ok("vote.cast", json!({"poll": p2, "choice": "for"})).await;
+    let last = m.ok("poll.cancel", json!({"poll": p2})).await["seq"].as_u64().expect("seq");
 
     let mut clients = Vec::new();
     for mut rec in [m, r, s, a, b] {
@@ -170,6 +191,13 @@ async fn a_recorded_debate_is_written_for_the_page_clients_fold() {
     let merged = other.question("Quel budget pour les communes en 2026 ?", other_after);
     assert_eq!((merged["status"].as_str(), &merged["merged_into"]), (Some("merged"), &q1));
     assert_eq!(other_after["floor"]["queue"][0]["mine"], true);
+    let closed = &mod_after["polls"].as_array().expect("polls").iter().find(|p| p["id"] == p1).expect("p1").clone();
+    assert_eq!(
+        (&closed["counts"], closed["outcome"].as_str()),
+        (&json!({"for": 0, "against": 1, "abstain": 1}), Some("rejected"))
+    );
+    assert_eq!(mod_after["drafts"][1]["adopted_by"], "consensus");
+    assert_eq!(asker_after["ballots"][p1.as_str().expect("id")]["choice"], "abstain");
 
     let fixture = json!({
         "about": "Written by tests/api/contract_fixture.rs; folded by tests/e2e/client.test.mjs.",
