@@ -3,7 +3,7 @@
 
 use super::hub::{Membership, Outbound};
 use crate::credentials;
-use crate::domain::{Actor, Command, Role};
+use crate::domain::{Actor, Command, DomainError, Role, VoteCommand};
 use crate::protocol::{ack_frame, close, event_frame, refusal_frame, state_view, ClientMsg, ErrorCode, Hello};
 use crate::protocol::{Refusal, RequestedRole, ServerMsg, Viewer, MAX_FRAME};
 use crate::state::{now_ms, AppState};
@@ -25,6 +25,8 @@ const DEAD_AFTER: Duration = Duration::from_secs(60);
 /// Frames per second a client may send on average, and in a burst.
 const RATE: f64 = 10.0;
 const BURST: f64 = 30.0;
+/// Wrong voting codes one socket may send before its claims are refused.
+const MAX_WRONG_CODES: u32 = 5;
 /// Refusals for flooding before the socket is closed.
 const MAX_STRIKES: u32 = 50;
 
@@ -76,6 +78,8 @@ struct Conn {
     tokens: f64,
     refilled: Instant,
     strikes: u32,
+    /// Wrong voting codes sent on this socket.
+    wrong_codes: u32,
 }
 
 /// How the loop ends.
@@ -108,7 +112,7 @@ impl Peer {
 async fn run(socket: WebSocket, state: AppState, base: String) {
     let (tx, rx) = socket.split();
     let mut conn =
-        Conn { tx, rx, state, base, last_heard: Instant::now(), tokens: BURST, refilled: Instant::now(), strikes: 0 };
+        Conn { tx, rx, state, base, last_heard: Instant::now(), tokens: BURST, refilled: Instant::now(), strikes: 0, wrong_codes: 0 };
     let end = match conn.greet().await {
         Ok((peer, hello)) => conn.serve(peer, hello).await,
         Err(end) => end,
@@ -389,6 +393,11 @@ impl Conn {
     }
 
     async fn command(&mut self, peer: &Peer, id: &str, command: &Command) -> Result<(), End> {
+        let claim = matches!(command, Command::Vote(VoteCommand::Claim { .. }));
+        if claim && self.wrong_codes >= MAX_WRONG_CODES {
+            let message = "too many wrong voting codes on this connection".to_owned();
+            return self.refuse(&Refusal { id: Some(id.to_owned()), code: ErrorCode::RateLimited, message }).await;
+        }
         let started = Instant::now();
         let outcome = self.state.store.apply(&peer.session, id, &peer.actor(), command, now_ms()).await;
         metrics::histogram!("palabre_store_seconds", "op" => "apply").record(started.elapsed().as_secs_f64());
@@ -399,6 +408,9 @@ impl Conn {
             Err(_) => "failed",
         };
         metrics::counter!("palabre_commands_total", "op" => command.op(), "result" => result).increment(1);
+        if claim && matches!(outcome, Err(StoreError::Domain(DomainError::NotFound(_)))) {
+            self.wrong_codes += 1;
+        }
         let refusal = |code: ErrorCode, message: String| Refusal { id: Some(id.to_owned()), code, message };
         match outcome {
             Ok(applied) => self.send_text(ack_frame(id, applied.seq(), applied.reply())).await,
