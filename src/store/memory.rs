@@ -56,7 +56,7 @@ impl Entry {
     }
 
     /// Casts (or changes) a ballot and updates the poll's tally.
-    fn cast(&mut self, actor: &Actor, command: &Command, now_seq: u64) -> Result<(Reply, Feed), StoreError> {
+    fn cast(&mut self, actor: &Actor, command: &Command) -> Result<(Reply, Feed), StoreError> {
         let voter = self.session.voter(actor, command)?;
         let Some((poll, choice)) = command.ballot() else {
             return Err(DomainError::Invalid("not a ballot".into()).into());
@@ -79,7 +79,6 @@ impl Entry {
         ballots.insert(key, Ballot { choice, weight: voter.weight, receipt: receipt.clone() });
         let tally = *tally;
         let hidden = self.session.votes.polls.get(poll).is_some_and(|p| p.hidden);
-        let _ = now_seq;
         let feed = Feed::Tally {
             session: self.session.id.as_str().into(),
             poll: poll.into(),
@@ -320,7 +319,7 @@ impl Store for MemoryStore {
         }
         if command.ballot().is_some() {
             let seq = entry.session.seq;
-            let (reply, feed) = entry.cast(actor, command, seq)?;
+            let (reply, feed) = entry.cast(actor, command)?;
             entry.remember(cmd_id, seq, Some(reply.clone()), forget_at);
             self.publish(feed);
             return Ok(Applied::New { seq, events: vec![], reply: Some(reply) });
