@@ -241,12 +241,22 @@ impl Hubs {
     }
 
     /// After the feed may have lost messages: catches up on events, and sends every upvote
-    /// count again (one may have been missed).
+    /// count and open poll's tally again (one may have been missed).
     async fn check(&self, hub: &Hub) {
         let last = *lock(&hub.last_seq);
         match self.store.upvote_counts(&hub.session).await {
             Ok(counts) => hub.heard_upvotes(counts),
             Err(e) => tracing::warn!(session = %hub.session, error = %e, "upvote recount failed"),
+        }
+        // Open polls' tallies too: a ballot's tally may have been missed.
+        if let Ok(Some(s)) = self.store.snapshot(&hub.session, None).await {
+            let votes = &s.session.votes;
+            let open = votes.polls.values().filter(|p| p.status == crate::domain::votes::PollStatus::Open);
+            let mut tallies = lock(&hub.tallies);
+            for p in open {
+                let tally = votes.tallies.get(&p.id).copied().unwrap_or_default();
+                tallies.insert(p.id.clone(), (tally, votes.eligible, p.hidden));
+            }
         }
         match (last, self.store.seq(&hub.session).await) {
             (_, Ok(None)) => hub.send(Outbound::Deleted),
