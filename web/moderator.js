@@ -1,6 +1,6 @@
 // Moderator console: moves the room through the agenda, opens Q&A, moderates the
 // questions (approve, reject, answer, show on screen, merge duplicates), runs the
-// list of speakers, ends the session.
+// list of speakers, runs the votes on the draft texts (votes.js), ends the session.
 
 import {
   connect, h, fill, setText, pathSegment, fragmentKey, itemStatus, itemSeconds, fmtDuration, fmtTime, every,
@@ -10,6 +10,7 @@ import { suggestDuplicates } from './similar.js';
 import { t, tv, currentLang } from './i18n.js';
 import { $, startPage, showContent, showFatal, renderPhase, renderNow, agendaRow, itemMeta } from './render.js';
 import { renderJoinLink, renderTimer } from './room.js';
+import { mountVotes } from './votes.js';
 
 const LOG_SIZE = 8;
 let liveCell = null; // the agenda cell whose time ticks (current item)
@@ -18,6 +19,7 @@ let toastTimer = null;
 const sessionId = pathSegment(1);
 const key = fragmentKey();
 const client = sessionId && key ? connect({ session: sessionId, key }) : null;
+const votes = client ? mountVotes(client, { sessionId, key }) : null;
 const ready = startPage(client, render, () => {
   render();
   renderPresence();
@@ -92,6 +94,7 @@ function render() {
   renderEnd(s);
   renderQuestions(s);
   renderFloor(s);
+  votes.render(s);
   tick();
 }
 
@@ -229,6 +232,7 @@ function onCommand(rec) {
     renderEnd(client.state);
     renderQuestions(client.state);
     renderFloor(client.state);
+    votes.onCommand(rec);
   }
   if (rec.status === 'refused') toast(`${opLabel(rec)}: ${reason(rec)}`);
 }

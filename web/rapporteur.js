@@ -1,10 +1,14 @@
-// Rapporteur page: the session as it unfolds, with the times held; the record.
+// Rapporteur page: the session as it unfolds, with the times held; the record; the draft
+// texts with what was decided about each (the vote's figures, or adopted by consensus).
 
 import {
   connect, h, fill, setText, pathSegment, fragmentKey, itemStatus, itemSeconds, fmtDuration, fmtTime, every,
 } from './client.js';
 import { t, tv, currentLang } from './i18n.js';
 import { $, startPage, showContent, showFatal, renderPhase, renderNow, rowAttrs, statusTag } from './render.js';
+import {
+  loc, draftsOf, draftPolls, decidingPoll, decision, isRoster, countsText, turnoutText, settingsText, ruleText,
+} from './votes.js';
 
 let liveCell = null;
 
@@ -63,33 +67,89 @@ function renderAgenda(s) {
   setText($('total-planned'), fmtDuration(planned));
 }
 
+/** Draft rows, kept across renders: a tally redraws the figures only, and an unfolded text stays open. */
+const draftRows = new Map(); // id → {li, sig, figures}
+
 function renderDrafts(s) {
-  const drafts = s.drafts || [];
+  const drafts = draftsOf(s);
+  const roster = isRoster(s);
+  const lang = currentLang();
   $('drafts-empty').hidden = drafts.length > 0;
-  fill(
-    $('drafts-list'),
-    drafts.map((d) =>
-      h(
+  const seen = new Set();
+  const els = drafts.map((d) => {
+    seen.add(d.id);
+    const sig = JSON.stringify([lang, d.kind, d.title, d.text, d.status, d.adopted_by, d.version]);
+    let row = draftRows.get(d.id);
+    if (!row || row.sig !== sig) {
+      const open = row ? row.li.querySelector('details').open : false;
+      const figures = h('div', { class: 'draft-figures', 'data-testid': 'draft-figures' });
+      const statusLabel = d.status === 'adopted' && d.adopted_by === 'consensus' ? t('votes.status_consensus') : tv('draft.status', d.status);
+      const li = h(
         'li',
-        { class: 'draft', 'data-testid': 'draft', 'data-id': d.id, 'data-status': d.status },
+        { class: 'draft', 'data-testid': 'draft', 'data-id': d.id },
         h(
           'details',
-          null,
+          { open },
           h(
             'summary',
             null,
             h('span', { class: 'kind' }, tv('draft.kind', d.kind)),
             ' ',
-            h('span', { class: 'draft-title' }, d.title),
+            h('span', { class: 'draft-title' }, loc(d.title)),
             ' ',
-            h('span', { class: `pill draft-status st-${d.status}` }, tv('draft.status', d.status)),
+            h('span', { class: `pill draft-status st-${d.status}` }, statusLabel),
             d.version ? h('span', { class: 'muted small' }, ` v${d.version}`) : null,
           ),
-          h('p', { class: 'draft-text' }, d.text),
+          h('p', { class: 'draft-text' }, loc(d.text)),
         ),
-      ),
-    ),
-  );
+        figures,
+      );
+      if (row) row.li.replaceWith(li);
+      row = { li, sig, figures, figSig: null };
+      draftRows.set(d.id, row);
+    }
+    row.li.dataset.status = d.status;
+    renderFigures(row, s, d, roster, lang);
+    return row.li;
+  });
+  for (const id of [...draftRows.keys()]) if (!seen.has(id)) draftRows.delete(id);
+  const list = $('drafts-list');
+  els.forEach((el, i) => {
+    if (list.children[i] !== el) list.insertBefore(el, list.children[i] || null);
+  });
+  while (list.children.length > els.length) list.lastElementChild.remove();
+}
+
+/** What was decided, with the vote's figures (or "by consensus"); the live figures while voting. */
+function renderFigures(row, s, d, roster, lang) {
+  const dec = decision(s, d);
+  const live = d.status === 'voting' ? decidingPoll(s, d) : null;
+  const earlier = draftPolls(s, d.id).filter((p) => p.status === 'closed' && p.outcome === 'no_quorum' && (!dec.poll || p.id !== dec.poll.id));
+  const fig = (p) => [p.id, p.status, p.outcome, JSON.stringify(p.counts), p.cast, p.cast_weight, p.eligible, p.closed_at, p.method, p.quorum].join('|');
+  const sig = JSON.stringify([lang, dec.outcome, dec.poll && fig(dec.poll), live && fig(live), earlier.map(fig)]);
+  if (sig === row.figSig) return;
+  row.figSig = sig;
+  const el = row.figures;
+  el.dataset.outcome = dec.outcome || (live ? 'voting' : '');
+  const lines = [];
+  const pollLines = (p, head) => [
+    h('p', { class: 'fig-head' }, head),
+    h('p', { class: 'fig-counts' }, [countsText(p), turnoutText(p, roster)].filter(Boolean).join(' · ')),
+    h('p', { class: 'fig-rule muted small' }, [settingsText(p), ruleText(p)].filter(Boolean).join(' — ')),
+  ];
+  for (const p of earlier) {
+    lines.push(h('div', { class: 'fig is-no_quorum' }, pollLines(p, t('votes.outcome_earlier', { outcome: tv('votes.outcome', 'no_quorum'), time: fmtTime(p.closed_at, lang) }))));
+  }
+  if (dec.outcome === 'consensus') {
+    lines.push(h('div', { class: 'fig is-consensus' }, h('p', { class: 'fig-head' }, t('votes.by_consensus'))));
+  } else if (dec.poll && dec.outcome !== 'no_quorum') {
+    lines.push(h('div', { class: `fig is-${dec.outcome}` }, pollLines(dec.poll, t('votes.outcome_head', { outcome: tv('votes.outcome', dec.outcome), time: fmtTime(dec.poll.closed_at, lang) }))));
+  } else if (dec.poll && !earlier.includes(dec.poll)) {
+    lines.push(h('div', { class: 'fig is-no_quorum' }, pollLines(dec.poll, t('votes.outcome_earlier', { outcome: tv('votes.outcome', 'no_quorum'), time: fmtTime(dec.poll.closed_at, lang) }))));
+  }
+  if (live) lines.push(h('div', { class: 'fig is-voting' }, pollLines(live, t('votes.voting_now'))));
+  el.hidden = lines.length === 0;
+  fill(el, lines);
 }
 
 function tick() {
