@@ -16,7 +16,10 @@ import { t, onLangChange } from './i18n.js';
  * Pure: the input is never mutated; unknown kinds and events whose details
  * are hidden from this role (just `{kind}`) return the state unchanged.
  * `state.role` says whose view it is (moderator, rapporteur, participant, screen):
- * the debate events fold the way /work/spec-debate.md says each role sees them.
+ * the debate events fold the way /work/spec-debate.md says each role sees them, the
+ * voting events (polls, drafts, `voter.claimed`) the way /work/spec-votes.md does: a
+ * participant whose roster entry was claimed again elsewhere keeps `voter` with
+ * `moved: true` and the new `claim` (it may no longer vote), as the server's view has it.
  */
 export function applyEvent(state, event) {
   if (!state || !event || typeof event.kind !== 'string') return state;
@@ -150,9 +153,101 @@ export function applyEvent(state, event) {
       if (!floor.speaking || (event.request != null && floor.speaking.id !== event.request)) return state;
       return { ...state, floor: { ...floor, speaking: null } };
     }
+
+    // ---- drafts and polls
+    case 'poll.opened': {
+      const p = event.poll;
+      if (!p || typeof p !== 'object' || p.id == null) return state;
+      // The event may carry the poll as stored (`result`, no figures yet): as a view, it has
+      // zero figures (counts null where this role may not see them while hidden).
+      const { result, ...given } = p;
+      const blind = !!p.hidden && (state.role === 'participant' || state.role === 'screen');
+      const poll = {
+        closed_at: null, counts: blind ? null : { for: 0, against: 0, abstain: 0 }, cast: 0, cast_weight: 0,
+        eligible: latestEligible(state), outcome: null, rule: null, ...given, status: 'open',
+      };
+      const next = upsertPoll(state, poll);
+      return p.draft != null ? patchDraft(next, p.draft, { status: 'voting', adopted_by: null, poll: p.id }) : next;
+    }
+    case 'poll.closed': {
+      const id = event.poll;
+      if (id == null || typeof id === 'object') return state;
+      const patch = { status: 'closed', closed_at: event.at ?? null };
+      for (const k of ['counts', 'cast', 'cast_weight', 'eligible', 'outcome', 'rule']) if (k in event) patch[k] = event[k];
+      const next = patchPoll(state, id, patch);
+      const draft = draftOfPoll(state, id);
+      if (draft == null) return next;
+      if (event.outcome === 'adopted') return patchDraft(next, draft, { status: 'adopted', adopted_by: 'vote', poll: id });
+      if (event.outcome === 'rejected') return patchDraft(next, draft, { status: 'rejected', adopted_by: null, poll: id });
+      // No quorum: nothing decided, the text may be put to the vote again.
+      if (event.outcome === 'no_quorum') return patchDraft(next, draft, { status: 'draft', adopted_by: null, poll: null });
+      return next;
+    }
+    case 'poll.cancelled': {
+      const id = event.poll;
+      if (id == null || typeof id === 'object') return state;
+      const patch = { status: 'cancelled' };
+      if ('at' in event) patch.closed_at = event.at;
+      const next = patchPoll(state, id, patch);
+      const draft = draftOfPoll(state, id);
+      return draft == null ? next : patchDraft(next, draft, { status: 'draft', adopted_by: null, poll: null });
+    }
+    case 'draft.adopted': {
+      if (event.draft == null) return state;
+      return patchDraft(state, event.draft, { status: 'adopted', adopted_by: event.by ?? 'consensus', poll: null });
+    }
+    case 'roster.replaced': {
+      if (!('entries' in event)) return state;
+      // Every earlier claim is void: phones claim again with the new codes.
+      if (state.role === 'participant') {
+        return state.voter && state.voter.entry != null ? { ...state, voter: null } : state;
+      }
+      if (state.role === 'moderator' || state.role === 'rapporteur') {
+        return { ...state, roster: { entries: event.entries, weight: event.weight ?? 0, claimed: 0 } };
+      }
+      return state;
+    }
+    case 'voter.claimed': {
+      if (event.entry == null || event.claim == null) return state;
+      if (state.role === 'participant') {
+        // This device held the entry and someone claimed it since: the right moved away.
+        const v = state.voter;
+        if (v && v.entry != null && v.entry === event.entry && Number(v.claim) < Number(event.claim)) {
+          return { ...state, voter: { ...v, claim: event.claim, moved: true } };
+        }
+        return state;
+      }
+      // Moderator and rapporteur: a first claim of an entry adds one to the claimed count.
+      if (state.roster && Number(event.claim) === 1) {
+        return { ...state, roster: { ...state.roster, claimed: (Number(state.roster.claimed) || 0) + 1 } };
+      }
+      return state;
+    }
     default:
       return state;
   }
+}
+
+/**
+ * Applies a `tally` frame (coalesced, not sequenced) to its poll: `cast`, `cast_weight`,
+ * `eligible`, and `counts` when the frame has them (absent while the poll hides its
+ * results from this role: the counts stay as they are, null). A closed poll keeps its
+ * final figures. Returns the same state when nothing changed.
+ */
+export function applyTally(state, frame) {
+  if (!state || !frame || frame.poll == null || !Array.isArray(state.polls)) return state;
+  const p = state.polls.find((x) => x.id === frame.poll);
+  // A closed poll keeps its final figures; a cancelled one shows the tally it had (the last
+  // frame may come just after the cancellation).
+  if (!p || p.status === 'closed') return state;
+  const patch = {};
+  for (const k of ['cast', 'cast_weight', 'eligible']) {
+    if (typeof frame[k] === 'number' && frame[k] !== p[k]) patch[k] = frame[k];
+  }
+  if (frame.counts && typeof frame.counts === 'object' && JSON.stringify(frame.counts) !== JSON.stringify(p.counts)) {
+    patch.counts = { ...frame.counts };
+  }
+  return Object.keys(patch).length ? patchPoll(state, p.id, patch) : state;
 }
 
 /**
@@ -174,14 +269,36 @@ export function applyUpvotes(state, counts) {
 /**
  * Folds the result of an acknowledged command into the state, for what only the
  * sender learns from its ack: its own question (`question.ask`), its upvote
- * (`question.upvote` / `unvote`), its own request to speak (`floor.request`).
- * Pure. The ack and the matching event may come in either order; both orders
+ * (`question.upvote` / `unvote`), its own request to speak (`floor.request`), its
+ * ballot and receipt (`vote.cast`: `state.ballots[poll] = {choice, receipt}`), the roster
+ * entry it now holds (`voter.claim`: `state.voter`). `fields` are the command's own, for
+ * what an ack leaves out. Pure. The ack and the matching event may come in either order; both orders
  * end in the same state, and `mine` / `upvoted` are never lost. The ids of the
  * sender's own questions and requests are remembered in `state.own`.
  */
-export function applyAck(state, op, result) {
+export function applyAck(state, op, result, fields = null) {
   if (!state || !result || typeof result !== 'object') return state;
   switch (op) {
+    case 'vote.cast': {
+      const poll = result.poll ?? (fields && fields.poll);
+      const choice = result.choice ?? (fields && fields.choice);
+      if (poll == null || !choice) return state;
+      const old = (state.ballots && state.ballots[poll]) || null;
+      const receipt = result.receipt ?? (old && old.receipt) ?? null;
+      if (old && old.choice === choice && old.receipt === receipt) return state;
+      return { ...state, ballots: { ...(state.ballots || {}), [poll]: { choice, receipt } } };
+    }
+    case 'voter.claim': {
+      if (!('entry' in result) || result.claim == null) return state;
+      const v = state.voter;
+      // An older ack replayed after a newer claim changes nothing.
+      if (v && v.entry === result.entry && Number(v.claim) > Number(result.claim)) return state;
+      const voter = {
+        entry: result.entry, name: result.name ?? null, organisation: result.organisation ?? null,
+        weight: result.weight ?? 1, claim: result.claim, moved: false,
+      };
+      return { ...state, voter };
+    }
     case 'question.ask': {
       const q = result.question;
       if (!q || typeof q !== 'object' || q.id == null) return state;
@@ -252,6 +369,49 @@ export function speakingSeconds(state, nowMs) {
   const sp = state && state.floor && state.floor.speaking;
   if (!sp || sp.since == null) return 0;
   return Math.max(0, Math.floor((nowMs - sp.since) / 1000));
+}
+
+function upsertPoll(state, p) {
+  const list = Array.isArray(state.polls) ? state.polls : [];
+  const i = list.findIndex((x) => x.id === p.id);
+  const polls = list.slice();
+  if (i >= 0) polls[i] = { ...list[i], ...p };
+  else polls.push(p);
+  return { ...state, polls };
+}
+
+function patchPoll(state, id, patch) {
+  const list = Array.isArray(state.polls) ? state.polls : [];
+  const i = list.findIndex((x) => x.id === id);
+  if (i < 0) return state;
+  const polls = list.slice();
+  polls[i] = { ...list[i], ...patch };
+  return { ...state, polls };
+}
+
+function patchDraft(state, id, patch) {
+  const list = Array.isArray(state.drafts) ? state.drafts : [];
+  const i = list.findIndex((x) => x.id === id);
+  if (i < 0) return state;
+  const drafts = list.slice();
+  drafts[i] = { ...list[i], ...patch };
+  return { ...state, drafts };
+}
+
+/** The total voting weight as last heard (a new poll's `eligible` until its first tally). */
+function latestEligible(state) {
+  const polls = Array.isArray(state.polls) ? state.polls : [];
+  let best = null;
+  for (const p of polls) if (typeof p.eligible === 'number' && (!best || (p.opened_at || 0) >= (best.opened_at || 0))) best = p;
+  return best ? best.eligible : 0;
+}
+
+/** The draft a poll is about: from the poll, else the draft that points at it. */
+function draftOfPoll(state, id) {
+  const p = Array.isArray(state.polls) ? state.polls.find((x) => x.id === id) : null;
+  if (p && p.draft != null) return p.draft;
+  const d = Array.isArray(state.drafts) ? state.drafts.find((x) => x.poll === id) : null;
+  return d ? d.id : null;
 }
 
 function floorOf(state) {
@@ -352,6 +512,17 @@ export function fmtDuration(seconds) {
   const ss = String(s - mm * 60).padStart(2, '0');
   const body = hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
   return neg ? `−${body}` : body;
+}
+
+/**
+ * A text given as a string, or as texts by language (`{"fr": "…", "en": "…"}`): the one in
+ * `lang`, else English, else the first given.
+ */
+export function loc(value, lang) {
+  if (value == null) return '';
+  if (typeof value !== 'object') return String(value);
+  const pick = value[lang] ?? value.en ?? Object.values(value).find((v) => typeof v === 'string');
+  return pick == null ? '' : String(pick);
 }
 
 /** Local clock time of an epoch-ms or ISO value, in the page language. */
@@ -718,7 +889,7 @@ export class Client {
         if (!c) return undefined;
         // What only the sender learns from its ack (its question, its upvote, its request).
         const before = this.state;
-        if (before) this.state = applyAck(before, c.op, msg.result);
+        if (before) this.state = applyAck(before, c.op, msg.result, c.fields);
         this.settle(c, 'acked', { result: msg.result ?? null });
         if (this.state !== before) this.emit('state', this.state, null);
         return undefined;
@@ -734,8 +905,13 @@ export class Client {
       case 'presence':
         this.presence = { connected: msg.connected, participants: msg.participants };
         return this.emit('presence', this.presence);
-      case 'tally':
-        return this.emit('tally', msg);
+      case 'tally': {
+        const before = this.state;
+        this.state = applyTally(before, msg);
+        this.emit('tally', msg);
+        if (this.state !== before) this.emit('state', this.state, null);
+        return undefined;
+      }
       default:
         return undefined; // unknown frame types are ignored
     }

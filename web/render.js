@@ -1,7 +1,7 @@
 // What the live pages render alike. The participant page loads it: only what it
 // uses belongs here (the moderator and screen's join link and timer are in room.js).
 
-import { h, setText, $t, pathSegment, bindConnBadge, fmtTime } from './client.js';
+import { h, setText, $t, pathSegment, bindConnBadge, fmtTime, loc } from './client.js';
 import { t, tv, initI18n, onLangChange, currentLang } from './i18n.js';
 
 export const $ = (id) => document.getElementById(id);
@@ -124,4 +124,93 @@ export function agendaRow(s, i, st, meta, { speakers = false, after = [] } = {})
 export function kindUnlessTitle(item) {
   const k = tv('kind', item.kind);
   return k.toLowerCase() === String(item.title).trim().toLowerCase() ? null : k;
+}
+
+// ---------------------------------------------------------------- votes (participant and screen)
+
+export const CHOICES = ['for', 'against', 'abstain'];
+
+/** The draft a poll is about, with its title and text in the page's language. */
+export function pollDraft(s, poll) {
+  const d = (s.drafts || []).find((x) => x.id === poll.draft) || null;
+  const lang = currentLang();
+  return {
+    draft: d,
+    kind: d ? tv('draft.kind', d.kind) : '',
+    title: d ? loc(d.title, lang) : '',
+    text: d ? loc(d.text, lang) : '',
+  };
+}
+
+export const fmtNum = (n) => {
+  try {
+    return new Intl.NumberFormat(currentLang()).format(Number(n) || 0);
+  } catch {
+    return String(Number(n) || 0);
+  }
+};
+
+export const fmtPct = (x) => {
+  try {
+    return new Intl.NumberFormat(currentLang(), { style: 'percent', maximumFractionDigits: 0 }).format(x);
+  } catch {
+    return `${Math.round(x * 100)} %`;
+  }
+};
+
+/** Counts (null while hidden), their total and each choice's share of it. */
+export function voteNumbers(poll) {
+  const c = poll.counts;
+  if (!c || typeof c !== 'object') return null;
+  const counts = Object.fromEntries(CHOICES.map((k) => [k, Number(c[k]) || 0]));
+  const total = CHOICES.reduce((a, k) => a + counts[k], 0);
+  const share = Object.fromEntries(CHOICES.map((k) => [k, total ? counts[k] / total : 0]));
+  return { counts, total, share };
+}
+
+/** How the poll decides, in plain words: the method, then the quorum. */
+export function methodText(poll) {
+  const m = t(`vote.method_desc.${poll.method || 'simple'}`, { eligible: fmtNum(poll.eligible) });
+  const q = Number(poll.quorum) || 0;
+  return q > 0 ? `${m} ${t('vote.quorum', { n: q, q: fmtNum(q) })}` : m;
+}
+
+/** The rule as applied at the close (built here, in the page's language, from the figures). */
+export function ruleText(poll) {
+  const n = voteNumbers(poll);
+  const outcome = poll.outcome;
+  if (!outcome) return '';
+  if (outcome === 'no_quorum') {
+    return t('vote.applied.no_quorum', { cast: fmtNum(poll.cast_weight ?? poll.cast), quorum: fmtNum(poll.quorum) });
+  }
+  if (!n) return poll.rule || '';
+  const f = n.counts.for;
+  const a = n.counts.against;
+  const method = poll.method || 'simple';
+  const vars = { for: fmtNum(f), against: fmtNum(a), eligible: fmtNum(poll.eligible), expressed: fmtNum(f + a) };
+  if (method === 'absolute') vars.need = fmtNum(Math.floor((Number(poll.eligible) || 0) / 2) + 1);
+  if (method === 'two_thirds') vars.need = fmtNum(Math.max(1, Math.ceil((2 * (f + a)) / 3))); // and at least one for
+  const k = `vote.applied.${method}.${outcome === 'adopted' ? 'adopted' : 'rejected'}`;
+  const s = t(k, vars);
+  return s === k ? poll.rule || '' : s;
+}
+
+/** "12 of 40 have voted" (with weights: the ballots, then their weight against the total). */
+export function turnoutText(poll) {
+  const cast = Number(poll.cast) || 0;
+  const weight = poll.cast_weight == null ? cast : Number(poll.cast_weight) || 0;
+  const eligible = Number(poll.eligible) || 0;
+  const v = { n: cast, cast: fmtNum(cast), weight: fmtNum(weight), eligible: fmtNum(eligible) };
+  if (weight !== cast) return t('vote.turnout_weighted', v);
+  return eligible ? t('vote.turnout', v) : t('vote.turnout_bare', v);
+}
+
+/** Polls by time: open ones by opening, the others by their end. */
+export function pollsByTime(s) {
+  const at = (p) => Number(p.closed_at ?? p.opened_at) || 0;
+  const polls = Array.isArray(s.polls) ? s.polls : [];
+  return {
+    open: polls.filter((p) => p.status === 'open').sort((a, b) => (Number(a.opened_at) || 0) - (Number(b.opened_at) || 0)),
+    ended: polls.filter((p) => p.status !== 'open').sort((a, b) => at(b) - at(a)),
+  };
 }

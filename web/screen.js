@@ -1,10 +1,14 @@
 // Projector screen: the current item, its speakers and time, and how to join;
 // during the debate, the highlighted question (or the most upvoted ones) and the
-// list of speakers with the speaking time.
+// list of speakers with the speaking time; during a vote, the text with the live
+// tally, then the outcome in very large type with the rule applied.
 
 import { connect, h, fill, setText, fmtTime, fmtDuration, every, byUpvotes, speakingSeconds, timerLevel } from './client.js';
 import { t, tv, currentLang } from './i18n.js';
-import { $, pathCode, startPage, showFatal, renderPhase, kindUnlessTitle } from './render.js';
+import {
+  $, pathCode, startPage, showFatal, renderPhase, kindUnlessTitle,
+  pollDraft, voteNumbers, methodText, ruleText, turnoutText, pollsByTime, fmtNum, fmtPct,
+} from './render.js';
 import { renderJoinLink, renderTimer } from './room.js';
 
 /** How many questions and waiting speakers the screen lists. */
@@ -55,12 +59,85 @@ function render() {
   const len = $('current-title').textContent.length;
   $('current-title').dataset.len = len > 110 ? 'xl' : len > 60 ? 'l' : 's';
 
-  const questions = renderQuestions(s);
-  const floor = renderFloor(s);
+  const vote = renderVote(s);
+  let questions = false;
+  let floor = false;
+  if (vote) {
+    // A vote takes the stage: the debate waits behind it.
+    $('questions').hidden = true;
+    $('floor').hidden = true;
+  } else {
+    questions = renderQuestions(s);
+    floor = renderFloor(s);
+  }
+  if (vote) $('stage').dataset.vote = vote;
+  else delete $('stage').dataset.vote;
   $('stage').dataset.questions = String(questions);
   $('stage').dataset.debate = String(questions || floor);
+  renderJoin(s);
   fitTop();
   tick();
+}
+
+// ---------------------------------------------------------------- votes
+
+/**
+ * The poll the screen shows: the open one (the latest opened); else the latest closed
+ * one, until the agenda moves on, a question is put on screen, or another poll opens.
+ */
+function shownPoll(s) {
+  if (s.phase === 'ended') return null;
+  const { open, ended } = pollsByTime(s);
+  if (open.length) return open[open.length - 1];
+  const last = ended[0];
+  if (!last || last.status !== 'closed') return null;
+  const since = s.agenda && s.agenda.since;
+  if (since != null && last.closed_at != null && since > last.closed_at) return null;
+  if (s.highlighted != null) return null;
+  return last;
+}
+
+/** The vote on the stage; returns `open`, `closed` or null (nothing shown). */
+function renderVote(s) {
+  const p = shownPoll(s);
+  const box = $('vote');
+  box.hidden = !p;
+  if (!p) return null;
+  const open = p.status === 'open';
+  const d = pollDraft(s, p);
+  box.dataset.poll = p.id;
+  box.dataset.status = p.status;
+  setText($('vote-label'), [t(open ? 'screen.vote.open' : 'screen.vote.result'), d.kind].filter(Boolean).join(' · '));
+  setText($('vote-title'), d.title);
+  const tl = d.title.length;
+  $('vote-title').dataset.len = tl > 110 ? 'xl' : tl > 60 ? 'l' : 's';
+  setText($('vote-text'), open ? d.text : '');
+  const n0 = d.text.length;
+  $('vote-text').dataset.len = n0 > 1200 ? 'xl' : n0 > 600 ? 'l' : n0 > 280 ? 'm' : 's';
+  $('vote-text').hidden = !open || !d.text;
+
+  const outcomeBox = $('outcome-box');
+  outcomeBox.hidden = open;
+  const out = $('outcome');
+  out.dataset.outcome = open ? '' : p.outcome || '';
+  setText(out, open ? '' : tv('vote.outcome', p.outcome));
+  setText($('rule'), open ? '' : ruleText(p));
+
+  const n = voteNumbers(p);
+  $('tally').hidden = !n;
+  for (const li of $('tally').children) {
+    const ch = li.dataset.choice;
+    li.querySelector('.s-bar-word').textContent = tv('vote.choice', ch);
+    if (!n) continue;
+    li.dataset.count = String(n.counts[ch]);
+    setText(li.querySelector('.s-bar-num'), `${fmtNum(n.counts[ch])} · ${fmtPct(n.share[ch])}`);
+    li.querySelector('.s-bar-fill').style.width = `${(n.share[ch] * 100).toFixed(1)}%`;
+  }
+  $('tally-hidden').hidden = !!n || !open;
+  setText($('tally-hidden'), t('screen.vote.hidden'));
+  setText($('turnout'), turnoutText(p));
+  setText($('vote-method'), open ? methodText(p) : '');
+  return p.status;
 }
 
 /** On the 16:9 stage the list has the height it has: the last questions go rather than one cut in half. */
@@ -76,7 +153,8 @@ addEventListener('resize', () => {
 
 function renderJoin(s) {
   const c = (s && s.code) || code;
-  setText($('join-label'), s && s.qa_open && s.phase !== 'ended' ? t('screen.ask_hint') : t('screen.follow'));
+  const voting = $('stage').dataset.vote === 'open';
+  setText($('join-label'), voting ? t('screen.vote.join') : s && s.qa_open && s.phase !== 'ended' ? t('screen.ask_hint') : t('screen.follow'));
   renderJoinLink(s, c);
   const box = $('join-code');
   if (box.dataset.code !== c) {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  applyEvent, applyAck, applyUpvotes, carryOver, byUpvotes, timerLevel, speakingSeconds, itemSeconds, itemStatus, fmtDuration,
+  applyEvent, applyAck, applyUpvotes, applyTally, carryOver, byUpvotes, timerLevel, speakingSeconds, itemSeconds, itemStatus, fmtDuration,
   Client, uuid, CLOSE, TOO_MANY_PAUSE_MS,
 } from '../../web/client.js';
 
@@ -222,6 +222,115 @@ test('ordering, timer levels, and a fresh view keeps what the acks taught', () =
   assert.equal(other.own, undefined);
 });
 
+// ---------------------------------------------------------------- votes: drafts, polls, ballots, voters
+
+const draft = (id, more = {}) => ({ id, kind: 'resolution', title: `T ${id}`, text: `text ${id}`, status: 'draft', version: 1, adopted_by: null, poll: null, ...more });
+const poll = (id, d, more = {}) => ({ id, draft: d, status: 'open', method: 'simple', quorum: 0, secret: false, hidden: false,
+  opened_at: 1000, closed_at: null, counts: { for: 0, against: 0, abstain: 0 }, cast: 0, cast_weight: 0, eligible: 10, outcome: null, ...more });
+const voting = (role, more = {}) => ({ ...debate(role), drafts: [draft('d1'), draft('d2')], polls: [], ...more });
+
+test('polls open, tally, close and cancel; drafts follow', () => {
+  const s0 = voting('screen');
+  const frozen = JSON.parse(JSON.stringify(s0));
+  let s = applyEvent(s0, { kind: 'poll.opened', poll: poll('p1', 'd1') });
+  assert.deepEqual(frozen, s0, 'the input is not mutated');
+  assert.equal(s.polls.length, 1); assert.equal(s.polls[0].status, 'open');
+  assert.deepEqual([s.drafts[0].status, s.drafts[0].poll], ['voting', 'p1']);
+  assert.equal(applyEvent(s, { kind: 'poll.opened' }), s, 'hidden details change nothing');
+  // tally frames set the live figures of an open poll
+  s = applyTally(s, { type: 'tally', poll: 'p1', counts: { for: 3, against: 1, abstain: 0 }, cast: 4, cast_weight: 4, eligible: 12 });
+  assert.deepEqual(s.polls[0].counts, { for: 3, against: 1, abstain: 0 });
+  assert.deepEqual([s.polls[0].cast, s.polls[0].cast_weight, s.polls[0].eligible], [4, 4, 12]);
+  assert.equal(applyTally(s, { type: 'tally', poll: 'p1', counts: { for: 3, against: 1, abstain: 0 }, cast: 4, cast_weight: 4, eligible: 12 }), s, 'no change, same state');
+  assert.equal(applyTally(s, { type: 'tally', poll: 'nope', cast: 9 }), s);
+  assert.equal(applyTally(s, null), s);
+  // closed: the final figures and the outcome; the draft is adopted by vote
+  s = applyEvent(s, { kind: 'poll.closed', poll: 'p1', at: 9000, counts: { for: 5, against: 2, abstain: 1 }, cast: 8, cast_weight: 8, eligible: 12,
+    outcome: 'adopted', rule: 'simple majority: for 5 > against 2' });
+  assert.deepEqual([s.polls[0].status, s.polls[0].outcome, s.polls[0].closed_at, s.polls[0].cast], ['closed', 'adopted', 9000, 8]);
+  assert.deepEqual(s.polls[0].counts, { for: 5, against: 2, abstain: 1 });
+  assert.deepEqual([s.drafts[0].status, s.drafts[0].adopted_by, s.drafts[0].poll], ['adopted', 'vote', 'p1']);
+  assert.equal(applyTally(s, { type: 'tally', poll: 'p1', counts: { for: 4, against: 2, abstain: 1 }, cast: 7 }), s, 'a late tally does not touch a closed poll');
+  // rejected, and no quorum: the draft goes back to draft
+  s = fold(s, { kind: 'poll.opened', poll: poll('p2', 'd2') },
+    { kind: 'poll.closed', poll: 'p2', at: 9500, counts: { for: 0, against: 0, abstain: 1 }, cast: 1, cast_weight: 1, eligible: 12, outcome: 'no_quorum' });
+  assert.deepEqual([s.polls[1].outcome, s.drafts[1].status, s.drafts[1].poll], ['no_quorum', 'draft', null]);
+  s = fold(s, { kind: 'poll.opened', poll: poll('p3', 'd2') },
+    { kind: 'poll.closed', poll: 'p3', at: 9600, counts: { for: 1, against: 4, abstain: 0 }, cast: 5, cast_weight: 5, eligible: 12, outcome: 'rejected' });
+  assert.deepEqual([s.polls[2].outcome, s.drafts[1].status, s.drafts[1].poll], ['rejected', 'rejected', 'p3']);
+  // cancelled: no outcome, the draft is back to draft
+  let c = fold(voting('moderator'), { kind: 'poll.opened', poll: poll('p4', 'd1') }, { kind: 'poll.cancelled', poll: 'p4' });
+  assert.deepEqual([c.polls[0].status, c.polls[0].outcome, c.drafts[0].status, c.drafts[0].poll], ['cancelled', null, 'draft', null]);
+  // the poll as the server stores it (with `result`, without figures) folds into a view
+  const stored = { id: 'p5', draft: 'd1', status: 'open', method: 'absolute', quorum: 3, secret: true, hidden: true, opened_at: 7, closed_at: null, result: null };
+  const asScreen = applyEvent({ ...voting('screen'), polls: [poll('p0', 'd2', { status: 'closed', eligible: 40 })] }, { kind: 'poll.opened', poll: stored });
+  const { result: _, ...view } = stored;
+  assert.deepEqual(asScreen.polls[1], { ...view, counts: null, cast: 0, cast_weight: 0, eligible: 40, outcome: null, rule: null });
+  const asModerator = applyEvent(voting('moderator'), { kind: 'poll.opened', poll: stored });
+  assert.deepEqual(asModerator.polls[0].counts, { for: 0, against: 0, abstain: 0 });
+
+  // adopted by consensus
+  c = applyEvent(c, { kind: 'draft.adopted', draft: 'd2', by: 'consensus' });
+  assert.deepEqual([c.drafts[1].status, c.drafts[1].adopted_by], ['adopted', 'consensus']);
+  assert.equal(applyEvent(c, { kind: 'draft.adopted' }), c);
+});
+
+test('a hidden poll keeps its counts null until the close', () => {
+  let s = applyEvent(voting('participant'), { kind: 'poll.opened', poll: poll('p1', 'd1', { hidden: true, counts: null }) });
+  s = applyTally(s, { type: 'tally', poll: 'p1', cast: 3, cast_weight: 3, eligible: 9 });
+  assert.equal(s.polls[0].counts, null); assert.equal(s.polls[0].cast, 3);
+  s = applyEvent(s, { kind: 'poll.closed', poll: 'p1', at: 5, counts: { for: 2, against: 1, abstain: 0 }, cast: 3, cast_weight: 3, eligible: 9, outcome: 'adopted' });
+  assert.deepEqual(s.polls[0].counts, { for: 2, against: 1, abstain: 0 });
+});
+
+test('one\'s ballot and receipt come from the vote.cast ack; the voter from the voter.claim ack', () => {
+  let s = applyEvent(voting('participant', { ballots: {}, voter: null, settings: { voting: 'roster' } }), { kind: 'poll.opened', poll: poll('p1', 'd1') });
+  s = applyAck(s, 'vote.cast', { seq: 4, poll: 'p1', choice: 'for', receipt: 'K7-PQ2M' });
+  assert.deepEqual(s.ballots, { p1: { choice: 'for', receipt: 'K7-PQ2M' } });
+  s = applyAck(s, 'vote.cast', { seq: 5, receipt: 'K7-PQ2M' }, { poll: 'p1', choice: 'against' });
+  assert.deepEqual(s.ballots.p1, { choice: 'against', receipt: 'K7-PQ2M' }, 'the command fields fill what the ack leaves out');
+  assert.equal(applyAck(s, 'vote.cast', { seq: 6, poll: 'p1', choice: 'against', receipt: 'K7-PQ2M' }), s);
+  // claims: the ack says which entry this device holds; a claim elsewhere moves the right away
+  const claim = { seq: 7, entry: 'r3', name: 'Awa Diop', organisation: 'AMM', weight: 2, claim: 1 };
+  const eventFirst = applyAck(applyEvent(s, { kind: 'voter.claimed', entry: 'r3', claim: 1 }), 'voter.claim', claim);
+  const ackFirst = applyEvent(applyAck(s, 'voter.claim', claim), { kind: 'voter.claimed', entry: 'r3', claim: 1 });
+  assert.deepEqual(eventFirst.voter, ackFirst.voter);
+  assert.deepEqual(ackFirst.voter, { entry: 'r3', name: 'Awa Diop', organisation: 'AMM', weight: 2, claim: 1, moved: false });
+  let moved = applyEvent(ackFirst, { kind: 'voter.claimed', entry: 'r9', claim: 4 });
+  assert.equal(moved, ackFirst, 'another entry claimed: nothing');
+  moved = applyEvent(ackFirst, { kind: 'voter.claimed', entry: 'r3', claim: 2 });
+  assert.deepEqual([moved.voter.moved, moved.voter.claim], [true, 2]);
+  // claimed again here: the right is back
+  const back = applyAck(moved, 'voter.claim', { ...claim, claim: 3 });
+  assert.equal(back.voter.moved, false); assert.equal(back.voter.claim, 3);
+  assert.equal(applyAck(back, 'voter.claim', claim), back, 'an older ack replayed changes nothing');
+  // the console counts first claims
+  const m = fold(voting('moderator', { roster: { entries: 3, weight: 4, claimed: 0 } }),
+    { kind: 'voter.claimed', entry: 'r1', claim: 1 }, { kind: 'voter.claimed', entry: 'r1', claim: 2 }, { kind: 'voter.claimed', entry: 'r2', claim: 1 });
+  assert.equal(m.roster.claimed, 2);
+  // a new roster voids every claim
+  assert.deepEqual(applyEvent(m, { kind: 'roster.replaced', entries: 5, weight: 6 }).roster, { entries: 5, weight: 6, claimed: 0 });
+  assert.equal(applyEvent(back, { kind: 'roster.replaced', entries: 5, weight: 6 }).voter, null);
+});
+
+test('the client folds tally frames and vote acks and tells the page', () => {
+  const { sockets } = harness();
+  const c = new Client({ code: 'ABC234', role: 'participant' }, { tokenKey: 'k' });
+  const changes = []; c.on('state', (s) => changes.push(s));
+  const tallies = []; c.on('tally', (f) => tallies.push(f));
+  c.open(); const ws = sockets.at(-1); ws.open();
+  ws.msg({ type: 'welcome', role: 'participant', session: 's', seq: 1, server_time: Date.now(),
+    state: voting(undefined, { polls: [poll('p1', 'd1', { counts: null, hidden: true })], ballots: {}, voter: { entry: null, name: null, organisation: null, weight: 1, claim: 0 } }) });
+  const n = changes.length;
+  ws.msg({ type: 'tally', poll: 'p1', cast: 2, cast_weight: 2, eligible: 30 });
+  assert.equal(c.state.polls[0].cast, 2); assert.equal(c.state.polls[0].counts, null);
+  assert.equal(changes.length, n + 1); assert.equal(tallies.length, 1);
+  const v = c.send('vote.cast', { poll: 'p1', choice: 'abstain' });
+  ws.msg({ type: 'ack', id: v.id, result: { seq: 2, poll: 'p1', choice: 'abstain', receipt: 'AB-CDEF' } });
+  assert.deepEqual(c.state.ballots.p1, { choice: 'abstain', receipt: 'AB-CDEF' });
+  assert.equal(v.status, 'acked');
+});
+
 /** A fake socket and fake timers for the Client. */
 function harness() {
   const sockets = [];
@@ -322,8 +431,10 @@ test('the client folds the server-recorded debate to the state the server ends w
         state = applyEvent(state, f.event);
       } else if (f.type === 'upvotes') {
         state = applyUpvotes(state, f.counts);
+      } else if (f.type === 'tally') {
+        state = applyTally(state, f);
       } else if (f.type === 'ack') {
-        state = applyAck(state, f.op, f.result);
+        state = applyAck(state, f.op, f.result, f.fields);
       }
     }
     assert.equal(seq, c.after.seq, `${c.name}: every event folded`);
