@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod error;
 pub mod pages;
+pub mod record;
 pub mod sessions;
 pub mod votes;
 
@@ -24,6 +25,7 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
     Router::new()
         .route("/api/sessions", get(sessions::list).post(sessions::create))
         .route("/api/sessions/{id}", get(sessions::get).delete(sessions::delete))
+        .route("/api/sessions/{id}/events.jsonl", get(record::events))
         .route("/api/sessions/{id}/roster", axum::routing::put(votes::put_roster))
         .route("/api/sessions/{id}/roster/cards.html", get(votes::cards))
         .route("/j/{code}/polls/{poll}/receipts.json", get(votes::receipts))

@@ -1,7 +1,7 @@
 //! The embedded store: everything in one process's memory, behind one std `Mutex` that is
 //! never held across an `.await`. State is lost at exit; one instance only.
 
-use super::{Applied, Ballot, Credentials, Feed, Participant, SessionSummary, Snapshot, Store, StoreError};
+use super::{Applied, Audited, Ballot, Credentials, Feed, Participant, SessionSummary, Snapshot, Store, StoreError};
 use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, MAX_PARTICIPANTS, PRESENCE_TTL_MS};
 use super::{FEED_CAPACITY, MAX_CLAIM_FAILURES_PER_MINUTE};
 use crate::credentials::{new_receipt, voter_key};
@@ -21,6 +21,7 @@ struct Entry {
     session: Session,
     credentials: Credentials,
     events: VecDeque<Sequenced>,
+    audit: Vec<Audited>,
     participants: HashMap<String, Participant>,
     /// Command id → (seq and reply it was acknowledged with).
     cmds: HashMap<String, (u64, Option<Reply>)>,
@@ -182,6 +183,7 @@ impl Store for MemoryStore {
                 session: session.clone(),
                 credentials: credentials.clone(),
                 events: VecDeque::new(),
+                audit: Vec::new(),
                 participants: HashMap::new(),
                 cmds: HashMap::new(),
                 cmd_expiry: VecDeque::new(),
@@ -342,6 +344,7 @@ impl Store for MemoryStore {
                 entry.events.pop_front();
             }
             entry.events.push_back(e.clone());
+            entry.audit.push(Audited { seq: e.seq, at: now, role: actor.role, event: e.event.clone() });
             events.push(e);
         }
         let seq = entry.session.seq;
@@ -353,7 +356,7 @@ impl Store for MemoryStore {
         Ok(Applied::New { seq, events, reply: decision.reply })
     }
 
-    async fn replace_roster(&self, id: &str, entries: &[RosterEntry], _now: i64) -> Result<Vec<Sequenced>, StoreError> {
+    async fn replace_roster(&self, id: &str, entries: &[RosterEntry], now: i64) -> Result<Vec<Sequenced>, StoreError> {
         let mut inner = self.lock();
         let entry = inner.sessions.get_mut(id).ok_or(StoreError::NotFound)?;
         let event = entry.session.replace_roster(entries)?;
@@ -365,8 +368,13 @@ impl Store for MemoryStore {
             entry.events.pop_front();
         }
         entry.events.push_back(e.clone());
+        entry.audit.push(Audited { seq: e.seq, at: now, role: crate::domain::Role::Moderator, event: e.event.clone() });
         self.publish(Feed::Events { session: id.into(), events: Arc::new(vec![e.clone()]) });
         Ok(vec![e])
+    }
+
+    async fn audit(&self, id: &str) -> Result<Vec<Audited>, StoreError> {
+        Ok(self.lock().sessions.get(id).ok_or(StoreError::NotFound)?.audit.clone())
     }
 
     async fn roster(&self, id: &str) -> Result<Vec<RosterEntry>, StoreError> {

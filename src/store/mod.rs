@@ -120,6 +120,15 @@ impl Ballot {
     }
 }
 
+/// One entry of a session's audit trail: an event with its time and the role that caused it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audited {
+    pub seq: u64,
+    pub at: i64,
+    pub role: crate::domain::Role,
+    pub event: crate::domain::Event,
+}
+
 /// Wrong voting codes one session accepts per minute before refusing every claim for a while.
 pub const MAX_CLAIM_FAILURES_PER_MINUTE: u64 = 50;
 
@@ -203,6 +212,9 @@ pub trait Store: Send + Sync + 'static {
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
     /// Replaces the roster (roster mode, no vote open); returns the event recording it.
     async fn replace_roster(&self, id: &str, entries: &[RosterEntry], now: i64) -> Result<Vec<Sequenced>, StoreError>;
+    /// Every event of the session, in `seq` order, with its time and actor's role (kept whole,
+    /// unlike the bounded log used for resync).
+    async fn audit(&self, id: &str) -> Result<Vec<Audited>, StoreError>;
     /// The roster, in its order.
     async fn roster(&self, id: &str) -> Result<Vec<RosterEntry>, StoreError>;
     /// Every ballot of a poll (receipt, choice, weight), sorted by receipt; no voter is named.

@@ -26,7 +26,7 @@
 
 use super::memory::retained_since;
 use super::{Applied, Credentials, Feed, Participant, SessionSummary, Snapshot, Store, StoreError};
-use super::{Ballot, MAX_CLAIM_FAILURES_PER_MINUTE};
+use super::{Audited, Ballot, MAX_CLAIM_FAILURES_PER_MINUTE};
 use super::{CMD_ID_TTL_SECS, EVENT_LOG_LEN, FEED_CAPACITY, MAX_PARTICIPANTS, PRESENCE_TTL_MS};
 use crate::credentials::{new_receipt, voter_key};
 use crate::domain::agenda::Agenda;
@@ -166,20 +166,22 @@ struct Loaded {
     voter: Option<(String, Option<String>)>,
 }
 
-/// Applies a decided command. KEYS: seq, events, cmd, counts, upvotes, then one key per slot,
-/// then (for a merge) the two upvoter sets. ARGV: cmd TTL, channel, session id, log length,
-/// reply, slot count, counter count, event count, merge ('' or 1), then per slot (field, expected,
-/// new), per counter (field, delta, max), per event its JSON, and for a merge (from, into).
+/// Applies a decided command. KEYS: seq, events, cmd, counts, upvotes, audit, then one key per
+/// slot, then (for a merge) the two upvoter sets. ARGV: cmd TTL, channel, session id, log
+/// length, reply, slot count, counter count, event count, merge ('' or 1), the actor's role, the
+/// time, then per slot (field, expected, new), per counter (field, delta, max), per event its
+/// JSON, and for a merge (from, into). Events go to the bounded log (for resync) and to the
+/// audit trail (kept whole, with time and role).
 /// Expected is `-` (absent) or `=<raw>`; new is `` (unchanged), `=<raw>` or `x` (delete).
 /// Every check comes before any write, so a refusal writes nothing.
 const APPLY: &str = r#"
 local done = redis.call('GET', KEYS[3])
 if done then return {'dup', done} end
 local ns, nc, ne = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local a = 10
+local a = 12
 local reads = {}
 for i = 1, ns do
-  local k, f, want = KEYS[5 + i], ARGV[a], ARGV[a + 1]
+  local k, f, want = KEYS[6 + i], ARGV[a], ARGV[a + 1]
   local cur
   if f == '' then cur = redis.call('GET', k) else cur = redis.call('HGET', k, f) end
   if i == 1 and not cur then return {'missing'} end
@@ -200,9 +202,9 @@ for i = 1, nc do
   a = a + 3
 end
 local ea = a
-a = 10
+a = 12
 for i = 1, ns do
-  local k, f, new = KEYS[5 + i], ARGV[a], ARGV[a + 2]
+  local k, f, new = KEYS[6 + i], ARGV[a], ARGV[a + 2]
   if new ~= '' then
     if new == 'x' then
       if f == '' then redis.call('DEL', k) else redis.call('HDEL', k, f) end
@@ -225,6 +227,8 @@ for i = 1, ne do
   if not first then first = last end
   local entry = '{"seq":' .. last .. ',"event":' .. ARGV[a] .. '}'
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], last .. '-0', 'e', entry)
+  redis.call('XADD', KEYS[6], last .. '-0', 'e',
+    '{"seq":' .. last .. ',"at":' .. ARGV[11] .. ',"role":"' .. ARGV[10] .. '","event":' .. ARGV[a] .. '}')
   entries[#entries + 1] = entry
   a = a + 1
 end
@@ -323,13 +327,13 @@ redis.call('PUBLISH', ARGV[2], '{"t":"tally","s":"' .. ARGV[3] .. '","p":"' .. A
 return {'ok', seq, reply}
 "#;
 
-/// Replaces the roster. KEYS: core, seq, events, roster, codes, claims, bound. ARGV: core as
-/// read, core after, channel, session id, log length, the event JSON, then per entry: id, JSON,
-/// code.
+/// Replaces the roster. KEYS: core, seq, events, roster, codes, claims, bound, audit. ARGV:
+/// core as read, core after, channel, session id, log length, the event JSON, the time, then per
+/// entry: id, JSON, code.
 const ROSTER: &str = r#"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'retry'} end
 redis.call('DEL', KEYS[4], KEYS[5], KEYS[6], KEYS[7])
-for i = 7, #ARGV, 3 do
+for i = 8, #ARGV, 3 do
   redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
   redis.call('HSET', KEYS[5], ARGV[i + 2], ARGV[i])
 end
@@ -337,6 +341,7 @@ redis.call('SET', KEYS[1], ARGV[2])
 local seq = redis.call('INCR', KEYS[2])
 local entry = '{"seq":' .. seq .. ',"event":' .. ARGV[6] .. '}'
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], seq .. '-0', 'e', entry)
+redis.call('XADD', KEYS[8], seq .. '-0', 'e', '{"seq":' .. seq .. ',"at":' .. ARGV[7] .. ',"role":"moderator","event":' .. ARGV[6] .. '}')
 redis.call('PUBLISH', ARGV[3], '{"t":"events","s":"' .. ARGV[4] .. '","e":[' .. entry .. ']}')
 return {'ok', tostring(seq)}
 "#;
@@ -1154,7 +1159,12 @@ impl Store for RedisStore {
                 _ => None,
             });
             let mut inv = self.apply.prepare_invoke();
-            inv.key(key(id, "seq")).key(key(id, "events")).key(&cmd_key).key(key(id, "counts")).key(key(id, "upvotes"));
+            inv.key(key(id, "seq"))
+                .key(key(id, "events"))
+                .key(&cmd_key)
+                .key(key(id, "counts"))
+                .key(key(id, "upvotes"))
+                .key(key(id, "audit"));
             for slot in &slots {
                 inv.key(&slot.key);
             }
@@ -1169,7 +1179,9 @@ impl Store for RedisStore {
                 .arg(slots.len())
                 .arg(counters.len())
                 .arg(decision.events.len())
-                .arg(if merge.is_some() { "1" } else { "" });
+                .arg(if merge.is_some() { "1" } else { "" })
+                .arg(actor.role.as_str())
+                .arg(now);
             for slot in &slots {
                 let expected = slot.read.as_ref().map_or_else(|| "-".to_owned(), |r| format!("={r}"));
                 let write = match (&slot.write, &slot.read) {
@@ -1207,17 +1219,23 @@ impl Store for RedisStore {
         Err(StoreError::Contention)
     }
 
-    async fn replace_roster(&self, id: &str, entries: &[RosterEntry], _now: i64) -> Result<Vec<Sequenced>, StoreError> {
+    async fn replace_roster(&self, id: &str, entries: &[RosterEntry], now: i64) -> Result<Vec<Sequenced>, StoreError> {
         for attempt in 0..MAX_ATTEMPTS {
             let core: Option<String> = self.conn().get(key(id, "core")).await.map_err(unavailable)?;
             let core = core.ok_or(StoreError::NotFound)?;
             let mut session = parse::<Core>(&core)?.into_session(0);
             let event = session.replace_roster(entries)?;
             let mut inv = self.roster.prepare_invoke();
-            for part in ["core", "seq", "events", "roster", "codes", "claims", "bound"] {
+            for part in ["core", "seq", "events", "roster", "codes", "claims", "bound", "audit"] {
                 inv.key(key(id, part));
             }
-            inv.arg(&core).arg(json(&Core::of(&session))?).arg(CHANNEL).arg(id).arg(EVENT_LOG_LEN).arg(json(&event)?);
+            inv.arg(&core)
+                .arg(json(&Core::of(&session))?)
+                .arg(CHANNEL)
+                .arg(id)
+                .arg(EVENT_LOG_LEN)
+                .arg(json(&event)?)
+                .arg(now);
             for e in entries {
                 inv.arg(&e.id).arg(json(e)?).arg(&e.code);
             }
@@ -1228,6 +1246,35 @@ impl Store for RedisStore {
             }
         }
         Err(StoreError::Contention)
+    }
+
+    async fn audit(&self, id: &str) -> Result<Vec<Audited>, StoreError> {
+        let mut c = self.conn();
+        let mut all = Vec::new();
+        let mut from = "-".to_owned();
+        // Read in pages, so a long session does not make one huge reply.
+        loop {
+            let page: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+                .arg(key(id, "audit"))
+                .arg(&from)
+                .arg("+")
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            let Some((last, _)) = page.last().cloned() else { break };
+            for (_, fields) in &page {
+                for (_, entry) in fields {
+                    all.push(parse::<Audited>(entry)?);
+                }
+            }
+            if page.len() < 1000 {
+                break;
+            }
+            from = format!("({last}");
+        }
+        Ok(all)
     }
 
     async fn roster(&self, id: &str) -> Result<Vec<RosterEntry>, StoreError> {
