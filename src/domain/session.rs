@@ -218,6 +218,11 @@ impl Session {
         self.check(actor, command)?;
         let (events, reply): (Vec<Event>, Option<Reply>) = match command {
             Command::Agenda(AgendaCommand::SessionEnd) => {
+                if self.drafts.iter().any(|d| d.status == DraftStatus::Voting) {
+                    return Err(DomainError::Conflict(
+                        "a vote is open: close or cancel it before ending the session".into(),
+                    ));
+                }
                 let mut events: Vec<Event> = self.floor.end_turn(now).into_iter().map(Event::from).collect();
                 events.extend(self.agenda.decide(&AgendaCommand::SessionEnd, now)?.into_iter().map(Event::from));
                 (events, None)

@@ -201,13 +201,23 @@ pub async fn receipts(
         _ => return Err(ApiError::Conflict("the vote is still open: receipts are published at its close".into())),
     };
     let ballots = state.store.ballots(&id, &poll).await?;
-    let receipts: Vec<_> =
-        ballots.iter().map(|b| json!({"receipt": b.receipt, "choice": b.choice, "weight": b.weight})).collect();
+    // In a secret poll a weight of its own would name its delegate: weights are left out, and
+    // the number of ballots by choice is given for the recount.
+    let receipts: Vec<_> = ballots
+        .iter()
+        .map(|b| match p.secret {
+            true => json!({"receipt": b.receipt, "choice": b.choice}),
+            false => json!({"receipt": b.receipt, "choice": b.choice, "weight": b.weight}),
+        })
+        .collect();
+    let by_choice = |c: crate::domain::Choice| ballots.iter().filter(|b| b.choice == c).count();
+    let numbers = json!({"for": by_choice(crate::domain::Choice::For), "against": by_choice(crate::domain::Choice::Against),
+                         "abstain": by_choice(crate::domain::Choice::Abstain)});
     let body = json!({
         "poll": p.id, "draft": p.draft, "method": p.method, "quorum": p.quorum, "secret": p.secret,
         "counts": result.counts, "cast": result.cast, "cast_weight": result.cast_weight,
         "eligible": result.eligible, "outcome": result.outcome, "rule": result.rule,
-        "receipts": receipts,
+        "ballots": numbers, "receipts": receipts,
     });
     Ok(([(header::CACHE_CONTROL, "public, max-age=60")], Json(body)).into_response())
 }

@@ -111,8 +111,17 @@ impl Peer {
 
 async fn run(socket: WebSocket, state: AppState, base: String) {
     let (tx, rx) = socket.split();
-    let mut conn =
-        Conn { tx, rx, state, base, last_heard: Instant::now(), tokens: BURST, refilled: Instant::now(), strikes: 0, wrong_codes: 0 };
+    let mut conn = Conn {
+        tx,
+        rx,
+        state,
+        base,
+        last_heard: Instant::now(),
+        tokens: BURST,
+        refilled: Instant::now(),
+        strikes: 0,
+        wrong_codes: 0,
+    };
     let end = match conn.greet().await {
         Ok((peer, hello)) => conn.serve(peer, hello).await,
         Err(end) => end,

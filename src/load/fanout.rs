@@ -205,7 +205,7 @@ pub async fn run(args: &LoadArgs, setup: Setup) -> anyhow::Result<()> {
     let received = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (reply_tx, replies) = mpsc::unbounded_channel();
-    let reader = tokio::spawn(reply_reader(rx, reply_tx, stop_rx.clone()));
+    let reader = tokio::spawn(reply_reader(rx, reply_tx, None, stop_rx.clone()));
     let mut moderator = Moderator { tx, replies, reader };
     let readers: Vec<_> = (joined.sockets.into_iter())
         .map(|(ws, w)| tokio::spawn(follow(ws, w.seq, args.moves, received.clone(), stop_rx.clone())))

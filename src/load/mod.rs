@@ -14,18 +14,27 @@
 //!   of them and withdraws `--unvotes` of those (a storm). It measures acknowledged upvotes per
 //!   second, ack latency, and the time until every client shows the final counts, and checks
 //!   those counts against its own bookkeeping ([`votes`]): a difference fails the run.
+//! - `vote` ([`vote`]): the moderator opens a poll on `--draft`, every participant casts a
+//!   ballot and `--change-percent` of them cast `--recasts` more with another choice; then the
+//!   moderator closes the poll. It measures acknowledged ballots per second, ack latency, and the
+//!   time until every client's tally shows the final figures, and checks the `poll.closed` result
+//!   and every server's published receipts against its own bookkeeping ([`ballots`]).
 //!
-//! With `--server-pid` it also reports the servers' memory (VmRSS) and CPU time.
+//! With `--server-pid` it also reports the servers' memory (VmRSS) and CPU time (and with
+//! `--store-pid`, in the vote phase, the Redis server's CPU time apart).
 //!
 //! It only ever talks to this machine's loopback ([`target`]), and stops by itself: every step
 //! is bounded, and at a global deadline it reports whatever it measured.
 
+mod ballots;
 mod fanout;
 mod questions;
 mod socket;
 mod stats;
 mod target;
+mod vote;
 mod votes;
+mod watch;
 
 use crate::config::Secret;
 use crate::fixtures::SOU94;
@@ -43,8 +52,9 @@ pub struct LoadArgs {
     /// a comma list of several instances sharing one Redis spreads the participants over them.
     #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
     pub url: Vec<String>,
-    /// What to measure: `fanout` (agenda moves fanned out to every participant) or `questions`
-    /// (questions asked and approved, then a storm of upvotes).
+    /// What to measure: `fanout` (agenda moves fanned out to every participant), `questions`
+    /// (questions asked and approved, then a storm of upvotes) or `vote` (a poll: every
+    /// participant casts a ballot, some change their mind, the poll is closed and checked).
     #[arg(long, value_enum, default_value_t = Phase::Fanout)]
     pub phase: Phase,
     /// Participant sockets to open.
@@ -73,6 +83,15 @@ pub struct LoadArgs {
     /// the server's limit per participant in 10 s).
     #[arg(long, default_value_t = 6)]
     pub unvotes: usize,
+    /// Vote phase: the draft put to the vote.
+    #[arg(long, default_value = "d1")]
+    pub draft: String,
+    /// Vote phase: percent of the participants who change their mind (cast again with another choice).
+    #[arg(long, default_value_t = 25)]
+    pub change_percent: u32,
+    /// Vote phase: how many more ballots each of those casts.
+    #[arg(long, default_value_t = 1)]
+    pub recasts: usize,
     /// Session definition to create (JSON) [default: the SOU 94 session, built in].
     #[arg(long)]
     pub definition: Option<std::path::PathBuf>,
@@ -83,8 +102,11 @@ pub struct LoadArgs {
     /// several instances: their figures are added up).
     #[arg(long, value_delimiter = ',')]
     pub server_pid: Vec<u32>,
+    /// Vote phase: PID of the Redis server the servers use, to report its CPU time per ballot apart.
+    #[arg(long)]
+    pub store_pid: Option<u32>,
     /// Stop after this many seconds and report what was measured [default: 60 + moves × interval
-    /// for fanout, 90 + questions / 5 for questions].
+    /// for fanout, 90 + questions / 5 for questions, 90 + clients / 1000 for vote].
     #[arg(long)]
     pub timeout_s: Option<u64>,
     /// Admin token, needed to create the session when the server has one.
@@ -107,17 +129,32 @@ Phases:
              counts. Every client's view and a fresh moderator `welcome` on every --url must equal
              the counts this tool expects from its acks; any difference exits non-zero.
              RESULT line: acked_per_s, ack_p50_ms, ack_p99_ms, converge_ms, mismatched, ok, …
+  vote       the moderator opens a simple-majority poll on --draft; every participant casts one
+             ballot (a random choice) and --change-percent of them cast --recasts more, each
+             with another choice, one command at a time, each sent when the previous one is
+             answered. Every voter's acks must carry one receipt. Reported: acked ballots per
+             second (acks / time from the first ballot to the last ack), ack latency p50/p99, the
+             time from the last ack until every client's last `tally` frame shows the final
+             figures, and the servers' CPU per ballot (--server-pid; Redis's apart with
+             --store-pid). Then the moderator closes the poll: its `poll.closed` (on the
+             moderator's socket and every client's) must carry exactly the tally of every voter's
+             last acknowledged choice, and GET /j/{code}/polls/{poll}/receipts.json on every --url
+             must list exactly the voters' receipts with their final choices; any difference, any
+             refusal or lost ack exits non-zero.
+             RESULT line: votes_per_s, ack_p50_ms, ack_p99_ms, converge_ms, close_ok, receipts_ok, ok, …
 
 Examples:
   palabre load --url http://127.0.0.1:8080 --clients 2000
   palabre load --phase questions --clients 2000 --questions 20 --upvotes 12 --unvotes 6 \\
       --url http://127.0.0.1:8081,http://127.0.0.1:8082
-  bench/fanout.sh 1000 5000        bench/questions.sh 200 2000";
+  palabre load --phase vote --clients 2000 --change-percent 25 --url http://127.0.0.1:8080
+  bench/fanout.sh 1000 5000        bench/questions.sh 200 2000        bench/votes.sh 2000";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Phase {
     Fanout,
     Questions,
+    Vote,
 }
 
 /// One socket (TCP connect, upgrade, hello, welcome) must be up within this long.
@@ -136,6 +173,8 @@ pub struct Setup {
     pub targets: Vec<Target>,
     pub endpoints: Vec<Endpoint>,
     pub servers: Servers,
+    /// The Redis server's process (`--store-pid`), or none.
+    pub store: Servers,
     pub budget: Duration,
     pub deadline: Instant,
     pub definition: Vec<u8>,
@@ -161,6 +200,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     match args.phase {
         Phase::Fanout => fanout::run(&args, setup).await,
         Phase::Questions => questions::run(&args, setup).await,
+        Phase::Vote => vote::run(&args, setup).await,
     }
 }
 
@@ -188,15 +228,20 @@ async fn prepare(args: &LoadArgs) -> anyhow::Result<Setup> {
     if args.phase == Phase::Questions {
         votes::Shape::from_args(args.questions, args.upvotes, args.unvotes)?;
     }
+    if args.phase == Phase::Vote {
+        ballots::Shape::from_args(args.change_percent, args.recasts)?;
+    }
     let budget = match (args.timeout_s, args.phase) {
         (Some(s), _) => Duration::from_secs(s),
         (None, Phase::Fanout) => {
             Duration::from_secs(60) + Duration::from_millis(args.interval_ms.saturating_mul(args.moves as u64))
         }
         (None, Phase::Questions) => Duration::from_secs(90 + args.questions as u64 / 5),
+        (None, Phase::Vote) => Duration::from_secs(90 + n as u64 / 1000),
     };
     check_open_files(n)?;
     let servers = Servers::check(&args.server_pid)?;
+    let store = vote::store_servers(args.store_pid)?;
     warn_server_files(&servers, n);
     let definition = match &args.definition {
         Some(path) => std::fs::read(path).with_context(|| format!("--definition {}", path.display()))?,
@@ -204,7 +249,18 @@ async fn prepare(args: &LoadArgs) -> anyhow::Result<Setup> {
     };
     let session = target::create_session(&targets[0], args.admin_token.as_ref(), &definition).await?;
     let endpoints = targets.iter().map(|t| Endpoint { addr: t.addr, ws_url: t.ws_url() }).collect();
-    Ok(Setup { n, sources, targets, endpoints, servers, budget, deadline: started + budget, definition, session })
+    Ok(Setup {
+        n,
+        sources,
+        targets,
+        endpoints,
+        servers,
+        store,
+        budget,
+        deadline: started + budget,
+        definition,
+        session,
+    })
 }
 
 /// Every socket is a descriptor: raises the soft limit to the hard one, and says so when N does not fit.

@@ -40,9 +40,13 @@ pub struct Frame<'a> {
     #[serde(borrow)]
     pub role: Option<Cow<'a, str>>,
     pub result: Option<Value>,
-    /// `upvotes` frames: question id → count.
+    /// `upvotes` frames: question id → count; `tally` frames: choice → weight.
     pub counts: Option<HashMap<String, u64>>,
-    /// `welcome` frames: only the questions are read.
+    /// `tally` frames: the poll, and the ballots cast.
+    #[serde(borrow)]
+    pub poll: Option<Cow<'a, str>>,
+    pub cast: Option<u64>,
+    /// `welcome` frames: only the questions and the polls are read.
     pub state: Option<StateHead>,
 }
 
@@ -52,6 +56,32 @@ pub struct EventHead<'a> {
     pub kind: Cow<'a, str>,
     /// A question object (`question.asked`, `question.approved`) or an id (the others).
     pub question: Option<QuestionRef>,
+    /// A poll object (`poll.opened`) or an id (`poll.closed`, `poll.cancelled`).
+    pub poll: Option<PollRef>,
+    /// `poll.closed`: the counts and ballots the poll closed with.
+    pub counts: Option<HashMap<String, u64>>,
+    pub cast: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum PollRef {
+    Full(PollHead),
+    Id(String),
+}
+
+/// The parts of a poll the load reads (`counts` is null while a hidden poll is open).
+#[derive(Deserialize, Clone, Debug, PartialEq)]
+pub struct PollHead {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub counts: Option<HashMap<String, u64>>,
+    #[serde(default)]
+    pub cast: Option<u64>,
+    #[serde(default)]
+    pub hidden: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +95,8 @@ pub enum QuestionRef {
 pub struct StateHead {
     #[serde(default)]
     pub questions: Vec<QuestionHead>,
+    #[serde(default)]
+    pub polls: Vec<PollHead>,
 }
 
 #[derive(Deserialize, Clone, Debug, PartialEq)]
@@ -87,8 +119,8 @@ impl Frame<'_> {
 pub struct Welcome {
     pub seq: u64,
     pub role: String,
-    /// The questions of the state, when the welcome carries one.
-    pub questions: Option<Vec<QuestionHead>>,
+    /// The state (its questions and polls), when the welcome carries one.
+    pub state: Option<StateHead>,
 }
 
 /// Opens one WebSocket, from `source` when given, with small buffers: tungstenite's default
@@ -119,7 +151,7 @@ pub async fn greet(ws: &mut Ws, hello: &str) -> anyhow::Result<Welcome> {
                         return Ok(Welcome {
                             seq: f.seq.unwrap_or(0),
                             role: f.role.unwrap_or_default().into_owned(),
-                            questions: f.state.map(|s| s.questions),
+                            state: f.state,
                         })
                     }
                     "error" => bail!("hello refused: {}", f.refusal()),
@@ -262,10 +294,15 @@ pub fn reply_of(f: &Frame, at: Instant) -> Option<Reply> {
     Some(Reply { id, outcome, at })
 }
 
-/// Reads a socket that only commands (the moderator's): acks and refusals go to `replies`.
+/// An event a moderator socket received: the `event` object, and when it came.
+pub type Heard = (Value, Instant);
+
+/// Reads a socket that only commands (the moderator's): acks and refusals go to `replies`, and
+/// the events' objects to `events` when given.
 pub async fn reply_reader(
     mut rx: SplitStream<Ws>,
     replies: mpsc::UnboundedSender<Reply>,
+    events: Option<mpsc::UnboundedSender<Heard>>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -279,6 +316,10 @@ pub async fn reply_reader(
                 let Ok(f) = serde_json::from_str::<Frame>(t.as_str()) else { continue };
                 if let Some(reply) = reply_of(&f, at) {
                     let _ = replies.send(reply);
+                } else if let (Some(events), "event") = (&events, f.kind.as_ref()) {
+                    if let Ok(mut frame) = serde_json::from_str::<Value>(t.as_str()) {
+                        let _ = events.send((frame["event"].take(), at));
+                    }
                 }
             }
             Some(Ok(Message::Close(frame))) => {

@@ -1,4 +1,5 @@
-//! Where the server under load is, and the one HTTP request the load makes (creating its session).
+//! Where the server under load is, and the load's plain HTTP requests (creating its session, reading
+//! a poll's receipts).
 //! Only loopback addresses are accepted: `palabre load` never reaches beyond this machine.
 
 use super::CONNECT_TIMEOUT;
@@ -66,34 +67,49 @@ pub async fn create_session(
     definition: &[u8],
 ) -> anyhow::Result<CreatedReply> {
     let path = format!("{}/api/sessions", target.base_path);
-    let exchange = async {
-        let mut tcp = TcpStream::connect(target.addr).await?;
-        let mut head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-             Accept: application/json\r\nConnection: close\r\n",
-            target.authority,
-            definition.len()
-        );
-        if let Some(token) = token {
-            let _ = write!(head, "Authorization: Bearer {}\r\n", token.expose());
-        }
-        head.push_str("\r\n");
-        tcp.write_all(head.as_bytes()).await?;
-        tcp.write_all(definition).await?;
-        let mut reply = Vec::new();
-        tcp.take(4 << 20).read_to_end(&mut reply).await?;
-        Ok::<_, std::io::Error>(reply)
-    };
-    let reply = tokio::time::timeout(CONNECT_TIMEOUT, exchange)
-        .await
-        .with_context(|| format!("POST {path}: no answer within {CONNECT_TIMEOUT:?}"))?
-        .with_context(|| format!("POST {path} to {}: is `palabre serve` running there?", target.addr))?;
-    let (status, body) = parse_http_reply(&reply).with_context(|| format!("POST {path}: not an HTTP reply"))?;
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Accept: application/json\r\nConnection: close\r\n",
+        target.authority,
+        definition.len()
+    );
+    if let Some(token) = token {
+        let _ = write!(head, "Authorization: Bearer {}\r\n", token.expose());
+    }
+    let (status, body) = exchange(target, &format!("POST {path}"), head, definition).await?;
     match status {
         201 => serde_json::from_slice(&body).with_context(|| format!("POST {path}: unexpected reply body")),
         401 => bail!("POST {path}: 401: the server has an admin token; set PALABRE_ADMIN_TOKEN to it"),
         _ => bail!("POST {path}: {status} {}", String::from_utf8_lossy(&body).chars().take(300).collect::<String>()),
     }
+}
+
+/// `GET path` (no credentials): the status and the body.
+pub async fn get(target: &Target, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n",
+        target.authority
+    );
+    exchange(target, &format!("GET {path}"), head, &[]).await
+}
+
+/// One HTTP/1.1 request (`head` without its final blank line, then `body`) and its reply, within
+/// [`CONNECT_TIMEOUT`]; `what` names the request in errors.
+async fn exchange(target: &Target, what: &str, mut head: String, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+    head.push_str("\r\n");
+    let talk = async {
+        let mut tcp = TcpStream::connect(target.addr).await?;
+        tcp.write_all(head.as_bytes()).await?;
+        tcp.write_all(body).await?;
+        let mut reply = Vec::new();
+        tcp.take(16 << 20).read_to_end(&mut reply).await?;
+        Ok::<_, std::io::Error>(reply)
+    };
+    let reply = tokio::time::timeout(CONNECT_TIMEOUT, talk)
+        .await
+        .with_context(|| format!("{what}: no answer within {CONNECT_TIMEOUT:?}"))?
+        .with_context(|| format!("{what} to {}: is `palabre serve` running there?", target.addr))?;
+    parse_http_reply(&reply).with_context(|| format!("{what}: not an HTTP reply"))
 }
 
 /// Splits an HTTP/1.1 reply into its status and its body (de-chunked when needed).

@@ -2,9 +2,11 @@
 //! unvotes ([`plan`]), what the counts must be afterwards given what was acknowledged
 //! ([`Ballot`], [`expected_counts`]), and what one client shows ([`View`]).
 
-use super::socket::{EventHead, QuestionHead, QuestionRef};
+use super::socket::{EventHead, Frame, QuestionHead, QuestionRef, StateHead};
+use super::watch::Follow;
 use anyhow::bail;
 use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
 
 /// Upvotes and unvotes one participant may send in 10 s (the server refuses more).
 pub const MAX_VOTES_PER_WINDOW: usize = 30;
@@ -63,10 +65,10 @@ pub struct VoteOp {
 }
 
 /// splitmix64: a small, well-mixed pseudo-random sequence, so that a plan is the same on every run.
-struct Mix(u64);
+pub(super) struct Mix(pub(super) u64);
 
 impl Mix {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -74,7 +76,7 @@ impl Mix {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 }
@@ -185,6 +187,31 @@ impl View {
     /// Whether every question of `goal` shows its count here.
     pub fn matches(&self, goal: &HashMap<String, u64>) -> bool {
         goal.iter().all(|(id, n)| self.counts.get(id) == Some(n))
+    }
+}
+
+/// A client's view of the upvote counts: the welcome's questions, the questions approved and
+/// removed since, and the counts of `upvotes` frames.
+impl Follow for View {
+    type Goal = HashMap<String, u64>;
+
+    fn on_event(&mut self, event: &EventHead, _at: Instant) -> bool {
+        View::on_event(self, event)
+    }
+
+    fn on_state(&mut self, state: &StateHead, _at: Instant) -> bool {
+        let fresh = View::from_questions(&state.questions);
+        let changed = fresh != *self;
+        *self = fresh;
+        changed
+    }
+
+    fn on_frame(&mut self, frame: &Frame, _at: Instant) -> Option<bool> {
+        (frame.kind == "upvotes").then(|| frame.counts.as_ref().is_some_and(|c| self.on_upvotes(c)))
+    }
+
+    fn matches(&self, goal: &HashMap<String, u64>) -> bool {
+        View::matches(self, goal)
     }
 }
 

@@ -91,8 +91,12 @@ impl Entry {
     }
 
     /// Finds the roster entry a voting code names, within the session's limit on wrong codes.
-    fn resolve_claim(&mut self, command: &Command, now: i64) -> Result<Command, StoreError> {
+    fn resolve_claim(&mut self, actor: &Actor, command: &Command, now: i64) -> Result<Command, StoreError> {
         let Command::Vote(VoteCommand::Claim { code, .. }) = command else { return Ok(command.clone()) };
+        if actor.role != crate::domain::Role::Participant {
+            // Refused by the rules; it must not use up the session's budget of wrong codes.
+            return Ok(command.clone());
+        }
         if now - self.claim_failures.0 >= 60_000 {
             self.claim_failures = (now, 0);
         }
@@ -326,7 +330,7 @@ impl Store for MemoryStore {
             self.publish(feed);
             return Ok(Applied::New { seq, events: vec![], reply: Some(reply) });
         }
-        let command = &entry.resolve_claim(command, now)?;
+        let command = &entry.resolve_claim(actor, command, now)?;
         entry.session.votes.eligible = entry.eligible();
         // The rules change nothing when they refuse, so the session is decided in place.
         let decision = entry.session.handle(actor, command, now)?;

@@ -36,7 +36,7 @@ use crate::domain::questions::{MAX_UPVOTES_PER_WINDOW, UPVOTE_WINDOW_MS};
 use crate::domain::votes::{Claim, Poll, RosterEntry, Tally, VoteCommand, Votes};
 use crate::domain::{Actor, Command, DomainError, DraftState, Event, Question, QuestionCommand, QuestionEvent};
 use crate::domain::{Reply, Sequenced};
-use crate::domain::{RosterSummary, Session, SessionDefinition, Settings};
+use crate::domain::{Role, RosterSummary, Session, SessionDefinition, Settings};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -822,8 +822,12 @@ impl RedisStore {
     }
 
     /// The roster entry a voting code names, within the session's limit on wrong codes.
-    async fn resolve_claim(&self, id: &str, command: &Command) -> Result<Command, StoreError> {
+    async fn resolve_claim(&self, id: &str, actor: &Actor, command: &Command) -> Result<Command, StoreError> {
         let Command::Vote(VoteCommand::Claim { code, .. }) = command else { return Ok(command.clone()) };
+        if actor.role != Role::Participant {
+            // Refused by the rules; it must not use up the session's budget of wrong codes.
+            return Ok(command.clone());
+        }
         let failures = key(id, "claimfail");
         let (entry, failed): (Option<String>, Option<u64>) = redis::pipe()
             .hget(key(id, "codes"), code)
@@ -835,12 +839,11 @@ impl RedisStore {
             return Err(DomainError::RateLimited("too many wrong voting codes; wait a minute".into()).into());
         }
         if entry.is_none() {
-            let _: () = redis::pipe()
-                .incr(&failures, 1)
-                .expire(&failures, 60)
-                .query_async(&mut self.conn())
-                .await
-                .map_err(unavailable)?;
+            // A fixed window from the first wrong code, as the memory store keeps it.
+            let n: u64 = self.conn().incr(&failures, 1).await.map_err(unavailable)?;
+            if n == 1 {
+                let _: () = self.conn().expire(&failures, 60).await.map_err(unavailable)?;
+            }
         }
         Ok(Command::Vote(VoteCommand::Claim { code: code.clone(), entry }))
     }
@@ -1142,7 +1145,7 @@ impl Store for RedisStore {
         if command.ballot().is_some() {
             return self.apply_ballot(id, &cmd_key, actor, command).await;
         }
-        let resolved = self.resolve_claim(id, command).await?;
+        let resolved = self.resolve_claim(id, actor, command).await?;
         let command = &resolved;
         for attempt in 0..MAX_ATTEMPTS {
             let loaded = self.load_parts(id, &cmd_key, actor, command).await?;

@@ -551,3 +551,47 @@ impl Ws {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Votes
+// ---------------------------------------------------------------------------------------------
+
+/// The server's log, as its operator would read it with every debug line of the app and its
+/// HTTP layer on, from the first call onwards. Tracing has one subscriber per process, so the
+/// instances of every test write to this one log: a test looks in it for its own secrets only.
+/// `None` when another subscriber was installed first.
+pub fn server_log() -> Option<ServerLog> {
+    static LOG: OnceLock<Option<ServerLog>> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = ServerLog(Arc::new(std::sync::Mutex::new(Vec::new())));
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("palabre=trace,tower_http=debug,axum=debug,warn"))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).ok().map(|()| log)
+    })
+    .clone()
+}
+
+/// What [`server_log`] collected.
+#[derive(Clone)]
+pub struct ServerLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl ServerLog {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for ServerLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -21,3 +21,4 @@ mod live;
 mod multi_instance;
 mod questions;
 mod store_conformance;
+mod votes;

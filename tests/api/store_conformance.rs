@@ -65,6 +65,10 @@ conformance! {
         an_upvote_changes_the_count_once_and_publishes_it_on_the_feed,
         merging_unites_the_upvoter_sets_and_counts_each_upvoter_once,
         approving_a_rejected_question_is_decided_as_the_rules_decide_it,
+        a_ballot_counts_once_per_voter_and_a_changed_choice_keeps_its_receipt,
+        a_claimed_roster_entry_holds_one_ballot_whoever_holds_it_now,
+        the_roster_cannot_be_replaced_while_a_poll_is_open_and_a_new_one_voids_every_claim,
+        wrong_voting_codes_are_refused_for_the_session_after_fifty_in_a_minute,
     ],
     two: [
         commands_racing_on_two_instances_lose_no_update,
@@ -72,6 +76,9 @@ conformance! {
         upvotes_racing_on_two_instances_are_counted_exactly,
         retries_of_one_vote_racing_on_two_instances_count_it_once,
         the_open_question_caps_hold_under_concurrent_asks,
+        ballots_racing_on_two_instances_are_counted_exactly,
+        retries_of_one_ballot_racing_on_two_instances_count_it_once,
+        ballots_racing_a_close_on_two_instances_are_counted_before_it_or_refused_as_closed,
     ],
 }
 
@@ -479,7 +486,7 @@ fn new_code() -> String {
 }
 
 fn new_credentials() -> Credentials {
-    Credentials { moderator: new_id(), rapporteur: new_id(), code: String::new() }
+    Credentials { moderator: new_id(), rapporteur: new_id(), code: String::new(), ballot_salt: new_id() }
 }
 
 fn fresh_participant() -> Participant {
@@ -966,4 +973,436 @@ async fn outcomes(tasks: Vec<tokio::task::JoinHandle<Result<Applied, StoreError>
         }
     }
     (applied, conflicts)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Behaviours: votes
+// ---------------------------------------------------------------------------------------------
+
+use palabre::domain::votes::{Counts, Outcome, RosterEntry, VoteEvent};
+use palabre::domain::{Choice, Method, VoteCommand};
+use palabre::store::{Ballot, MAX_CLAIM_FAILURES_PER_MINUTE};
+use std::collections::BTreeMap;
+
+async fn a_ballot_counts_once_per_voter_and_a_changed_choice_keeps_its_receipt(store: Arc<dyn Store>) {
+    let id = create_for_votes(&store, "open").await;
+    let voters = register(&store, &id, 3).await;
+    let poll = open_poll_on(&store, &id, "d1", Method::Simple, 0).await;
+    let seq = load(&store, &id).await.expect("session").seq;
+    let mut feed = store.feed();
+    feed_is_live(&store, &mut feed, &id).await;
+
+    let first = cast_as(&store, &id, &voters[0], &poll, Choice::For).await.expect("cast");
+    let changed = cast_as(&store, &id, &voters[0], &poll, Choice::Against).await.expect("change");
+    let other = cast_as(&store, &id, &voters[1], &poll, Choice::For).await.expect("cast");
+
+    let receipt = receipt_of(&first);
+    assert!(matches!(&first, Applied::New { seq: s, events, .. } if *s == seq && events.is_empty()), "{first:?}");
+    let expected = Reply::Ballot { poll: poll.clone(), choice: Choice::Against, receipt: receipt.clone() };
+    assert_eq!(changed.reply(), Some(&expected), "the same receipt for the changed choice");
+    assert_ne!(receipt_of(&other), receipt, "a receipt per voter");
+    // Each ballot publishes the poll's whole tally, with the eligible weight: three registered.
+    let mut heard = Vec::new();
+    while heard.len() < 3 {
+        match recv(&mut feed).await {
+            Feed::Tally { session, poll: p, tally, eligible, hidden } if *session == *id => {
+                assert_eq!((&*p, eligible, hidden), (poll.as_str(), 3, false));
+                heard.push((tally.for_, tally.against, tally.abstain, tally.cast, tally.cast_weight));
+            }
+            Feed::Events { session, .. } if *session == *id => panic!("a ballot is not an event"),
+            _ => {}
+        }
+    }
+    assert_eq!(heard, [(1, 0, 0, 1, 1), (0, 1, 0, 1, 1), (1, 1, 0, 2, 2)]);
+    let mut kept = vec![
+        Ballot { choice: Choice::Against, weight: 1, receipt: receipt.clone() },
+        Ballot { choice: Choice::For, weight: 1, receipt: receipt_of(&other) },
+    ];
+    kept.sort_by(|a, b| a.receipt.cmp(&b.receipt));
+    assert_eq!(store.ballots(&id, &poll).await.expect("ballots"), kept, "sorted by receipt, no voter named");
+    let own = store.snapshot(&id, Some(&voters[0])).await.expect("snapshot").expect("session");
+    assert_eq!(
+        own.ballots,
+        BTreeMap::from([(poll.clone(), kept.iter().find(|b| b.receipt == receipt).cloned().expect("own"))])
+    );
+    for viewer in [Some(voters[2].as_str()), None] {
+        let snapshot = store.snapshot(&id, viewer).await.expect("snapshot").expect("session");
+        assert!(snapshot.ballots.is_empty(), "{viewer:?}: {:?}", snapshot.ballots);
+    }
+
+    let closed = moderate(&store, &id, Command::Vote(VoteCommand::PollClose { poll: poll.clone() })).await;
+
+    assert_eq!(poll_closed(&closed), (counts(1, 1, 0), 2, 2, 3, Outcome::Rejected), "a tie");
+    let late = cast_as(&store, &id, &voters[2], &poll, Choice::For).await;
+    assert!(matches!(late, Err(StoreError::Domain(DomainError::Closed(_)))), "after the close: {late:?}");
+    assert_eq!(store.ballots(&id, &poll).await.expect("ballots"), kept);
+    assert_eq!(load(&store, &id).await.expect("session").seq, seq + 1, "only the close took a seq");
+}
+
+async fn a_claimed_roster_entry_holds_one_ballot_whoever_holds_it_now(store: Arc<dyn Store>) {
+    let id = create_for_votes(&store, "roster").await;
+    let entries = roster(&[3, 2]);
+    let replaced = store.replace_roster(&id, &entries, now_ms()).await.expect("roster");
+    assert_eq!(kinds(&replaced), ["roster.replaced"]);
+    assert_eq!(store.roster(&id).await.expect("roster"), entries);
+    let poll = open_poll_on(&store, &id, "d1", Method::Absolute, 0).await;
+
+    let unclaimed = cast_as(&store, &id, "phone", &poll, Choice::For).await;
+    assert!(matches!(unclaimed, Err(StoreError::Domain(DomainError::Forbidden(_)))), "{unclaimed:?}");
+    let wrong = claim_as(&store, &id, "phone", &wrong_code(&entries)).await;
+    assert!(matches!(wrong, Err(StoreError::Domain(DomainError::NotFound(_)))), "{wrong:?}");
+    let claimed = claim_as(&store, &id, "phone", &entries[0].code).await.expect("claim");
+    let holder = |claim: u64| Reply::Voter {
+        entry: "v1".into(),
+        name: entries[0].name.clone(),
+        organisation: entries[0].organisation.clone(),
+        weight: 3,
+        claim,
+    };
+    assert_eq!(claimed.reply(), Some(&holder(1)));
+    let Applied::New { events, .. } = &claimed else { panic!("{claimed:?}") };
+    assert_eq!(
+        events.iter().map(|e| e.event.clone()).collect::<Vec<_>>(),
+        [Event::Vote(VoteEvent::VoterClaimed { entry: "v1".into(), claim: 1, participant: "phone".into() })]
+    );
+    let receipt = receipt_of(&cast_as(&store, &id, "phone", &poll, Choice::For).await.expect("cast"));
+
+    let moved = claim_as(&store, &id, "laptop", &entries[0].code).await.expect("claim elsewhere");
+
+    assert_eq!(moved.reply(), Some(&holder(2)));
+    let lost = cast_as(&store, &id, "phone", &poll, Choice::Against).await;
+    assert!(matches!(lost, Err(StoreError::Domain(DomainError::Forbidden(_)))), "the right moved: {lost:?}");
+    let entrys = Ballot { choice: Choice::For, weight: 3, receipt: receipt.clone() };
+    let laptop = store.snapshot(&id, Some("laptop")).await.expect("snapshot").expect("session");
+    assert_eq!(laptop.ballots, BTreeMap::from([(poll.clone(), entrys)]), "the entry's ballot, with its holder");
+    let phone = store.snapshot(&id, Some("phone")).await.expect("snapshot").expect("session");
+    assert!(phone.ballots.is_empty(), "{:?}", phone.ballots);
+    let replaced = cast_as(&store, &id, "laptop", &poll, Choice::Against).await.expect("cast");
+    assert_eq!(receipt_of(&replaced), receipt, "one ballot per entry");
+    let one = Ballot { choice: Choice::Against, weight: 3, receipt };
+    assert_eq!(store.ballots(&id, &poll).await.expect("ballots"), [one]);
+    assert_eq!(store.snapshot(&id, None).await.expect("snapshot").expect("session").claimed, 1);
+
+    let closed = moderate(&store, &id, Command::Vote(VoteCommand::PollClose { poll })).await;
+    assert_eq!(poll_closed(&closed), (counts(0, 3, 0), 1, 3, 5, Outcome::Rejected));
+}
+
+async fn the_roster_cannot_be_replaced_while_a_poll_is_open_and_a_new_one_voids_every_claim(store: Arc<dyn Store>) {
+    let id = create_for_votes(&store, "roster").await;
+    let entries = roster(&[3, 2]);
+    store.replace_roster(&id, &entries, now_ms()).await.expect("roster");
+    claim_as(&store, &id, "phone", &entries[0].code).await.expect("claim");
+    let poll = open_poll_on(&store, &id, "d1", Method::Simple, 0).await;
+
+    let refused = store.replace_roster(&id, &roster(&[7]), now_ms()).await;
+
+    assert!(matches!(refused, Err(StoreError::Domain(DomainError::Conflict(_)))), "{refused:?}");
+    assert_eq!(store.roster(&id).await.expect("roster"), entries, "unchanged");
+    moderate(&store, &id, Command::Vote(VoteCommand::PollClose { poll })).await;
+    let next = roster(&[7]);
+    let replaced = store.replace_roster(&id, &next, now_ms()).await.expect("after the close");
+    assert_eq!(
+        replaced.into_iter().map(|e| e.event).collect::<Vec<_>>(),
+        [Event::Vote(VoteEvent::RosterReplaced { entries: 1, weight: 7 })]
+    );
+    let poll = open_poll_on(&store, &id, "d2", Method::Simple, 0).await;
+    let void = cast_as(&store, &id, "phone", &poll, Choice::For).await;
+    assert!(matches!(void, Err(StoreError::Domain(DomainError::Forbidden(_)))), "claims went: {void:?}");
+    let old = claim_as(&store, &id, "phone", &entries[0].code).await;
+    assert!(matches!(old, Err(StoreError::Domain(DomainError::NotFound(_)))), "old codes went: {old:?}");
+    let claimed = claim_as(&store, &id, "phone", &next[0].code).await.expect("claim");
+    assert!(matches!(claimed.reply(), Some(Reply::Voter { claim: 1, weight: 7, .. })), "{claimed:?}");
+    cast_as(&store, &id, "phone", &poll, Choice::For).await.expect("cast");
+    let closed = moderate(&store, &id, Command::Vote(VoteCommand::PollClose { poll })).await;
+    assert_eq!(poll_closed(&closed), (counts(7, 0, 0), 1, 7, 7, Outcome::Adopted));
+
+    let open = create_for_votes(&store, "open").await;
+    let refused = store.replace_roster(&open, &entries, now_ms()).await;
+    assert!(matches!(refused, Err(StoreError::Domain(DomainError::Conflict(_)))), "open mode: {refused:?}");
+}
+
+async fn wrong_voting_codes_are_refused_for_the_session_after_fifty_in_a_minute(store: Arc<dyn Store>) {
+    let id = create_for_votes(&store, "roster").await;
+    let entries = roster(&[1, 1]);
+    store.replace_roster(&id, &entries, now_ms()).await.expect("roster");
+    let other = create_for_votes(&store, "roster").await;
+    let theirs = roster(&[1]);
+    store.replace_roster(&other, &theirs, now_ms()).await.expect("roster");
+
+    for i in 0..MAX_CLAIM_FAILURES_PER_MINUTE {
+        let wrong = claim_as(&store, &id, &format!("p{i}"), &wrong_code(&entries)).await;
+        assert!(matches!(wrong, Err(StoreError::Domain(DomainError::NotFound(_)))), "wrong code {i}: {wrong:?}");
+    }
+
+    let limited = claim_as(&store, &id, "someone", &entries[1].code).await;
+
+    assert!(matches!(limited, Err(StoreError::Domain(DomainError::RateLimited(_)))), "even a right code: {limited:?}");
+    claim_as(&store, &other, "someone", &theirs[0].code).await.expect("another session is not held to it");
+    assert_eq!(store.snapshot(&id, None).await.expect("snapshot").expect("session").claimed, 0);
+}
+
+async fn ballots_racing_on_two_instances_are_counted_exactly(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    const VOTERS: usize = 60;
+    let id: Arc<str> = create_for_votes(&a, "open").await.into();
+    let voters = register(&a, &id, VOTERS).await;
+    let poll: Arc<str> = open_poll_on(&b, &id, "d1", Method::Simple, 0).await.into();
+    let first = |i: usize| CHOICES[i % 3];
+    let last = move |i: usize| if i % 2 == 0 { CHOICES[(i + 1) % 3] } else { first(i) };
+
+    let tasks: Vec<_> = voters
+        .iter()
+        .enumerate()
+        .map(|(i, voter)| {
+            let (id, poll, voter) = (id.clone(), poll.clone(), voter.clone());
+            let (one, two) = if i % 2 == 0 { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
+            tokio::spawn(async move {
+                let cast = cast_as(&one, &id, &voter, &poll, first(i)).await.expect("cast");
+                if i % 2 == 0 {
+                    let again = cast_as(&two, &id, &voter, &poll, last(i)).await.expect("change");
+                    assert_eq!(receipt_of(&again), receipt_of(&cast), "voter {i}: the same receipt");
+                }
+                receipt_of(&cast)
+            })
+        })
+        .collect();
+    let mut receipts = Vec::new();
+    for task in tasks {
+        receipts.push(within(task).await.expect("voter"));
+    }
+
+    for store in [&a, &b] {
+        let kept: BTreeMap<String, (Choice, u64)> = store
+            .ballots(&id, &poll)
+            .await
+            .expect("ballots")
+            .into_iter()
+            .map(|b| (b.receipt, (b.choice, b.weight)))
+            .collect();
+        assert_eq!(kept.len(), VOTERS);
+        for (i, r) in receipts.iter().enumerate() {
+            assert_eq!(kept.get(r), Some(&(last(i), 1)), "voter {i}");
+        }
+    }
+    let closed = moderate(&a, &id, Command::Vote(VoteCommand::PollClose { poll: poll.to_string() })).await;
+    let expected = tally((0..VOTERS).map(last));
+    assert_eq!(poll_closed(&closed), (expected, VOTERS as u64, VOTERS as u64, VOTERS as u64, Outcome::Rejected));
+}
+
+async fn retries_of_one_ballot_racing_on_two_instances_count_it_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    const RETRIES: usize = 10;
+    let id: Arc<str> = create_for_votes(&a, "open").await.into();
+    let poll = open_poll_on(&a, &id, "d1", Method::Simple, 0).await;
+    let cmd: Arc<str> = new_id().into();
+    let ballot = Command::Vote(VoteCommand::Cast { poll: poll.clone(), choice: Choice::Abstain });
+
+    let tasks: Vec<_> = (0..RETRIES)
+        .map(|i| {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (id, cmd, ballot) = (id.clone(), cmd.clone(), ballot.clone());
+            tokio::spawn(async move { store.apply(&id, &cmd, &Actor::participant("voter"), &ballot, now_ms()).await })
+        })
+        .collect();
+    let (mut new, mut duplicates) = (Vec::new(), Vec::new());
+    for task in tasks {
+        match within(task).await.expect("task").expect("apply") {
+            Applied::New { reply, .. } => new.push(reply),
+            Applied::Duplicate { reply, .. } => duplicates.push(reply),
+        }
+    }
+
+    assert_eq!(new.len(), 1, "exactly one retry is applied: {new:?}");
+    assert_eq!(duplicates, vec![new[0].clone(); RETRIES - 1], "the others are acknowledged alike");
+    let kept = a.ballots(&id, &poll).await.expect("ballots");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        new[0],
+        Some(Reply::Ballot { poll: poll.clone(), choice: Choice::Abstain, receipt: kept[0].receipt.clone() })
+    );
+    let closed = moderate(&b, &id, Command::Vote(VoteCommand::PollClose { poll })).await;
+    assert_eq!(poll_closed(&closed), (counts(0, 0, 1), 1, 1, 0, Outcome::Rejected));
+}
+
+async fn ballots_racing_a_close_on_two_instances_are_counted_before_it_or_refused_as_closed(
+    a: Arc<dyn Store>,
+    b: Arc<dyn Store>,
+) {
+    const VOTERS: usize = 40;
+    const CASTS: usize = 12;
+    let id: Arc<str> = create_for_votes(&a, "open").await.into();
+    let voters = register(&a, &id, VOTERS).await;
+    let poll: Arc<str> = open_poll_on(&a, &id, "d1", Method::Simple, 0).await.into();
+    let (acked_tx, mut acked) = tokio::sync::mpsc::unbounded_channel::<()>();
+
+    let tasks: Vec<_> = voters
+        .iter()
+        .enumerate()
+        .map(|(i, voter)| {
+            let (id, poll, voter, acked) = (id.clone(), poll.clone(), voter.clone(), acked_tx.clone());
+            let stores = [a.clone(), b.clone()];
+            tokio::spawn(async move {
+                let (mut last, mut refused) = (None, 0);
+                for k in 0..CASTS {
+                    let choice = CHOICES[(i + k) % 3];
+                    match cast_as(&stores[(i + k) % 2], &id, &voter, &poll, choice).await {
+                        Ok(_) => {
+                            assert_eq!(refused, 0, "voter {i}: a ballot applied after one was refused as closed");
+                            last = Some(choice);
+                            let _ = acked.send(());
+                        }
+                        Err(StoreError::Domain(DomainError::Closed(_))) => refused += 1,
+                        Err(e) => panic!("voter {i}: {e:?}"),
+                    }
+                }
+                last
+            })
+        })
+        .collect();
+    // The close comes in the middle of the stream of ballots.
+    for _ in 0..VOTERS * 2 {
+        within(acked.recv()).await.expect("ballots");
+    }
+    let close = Command::Vote(VoteCommand::PollClose { poll: poll.to_string() });
+    let closed = within(async {
+        loop {
+            match b.apply(&id, &new_id(), &Actor::new(Role::Moderator), &close, now_ms()).await {
+                Err(StoreError::Contention) => continue,
+                other => return other.expect("close"),
+            }
+        }
+    })
+    .await;
+
+    let mut last = Vec::new();
+    for task in tasks {
+        last.extend(within(task).await.expect("voter"));
+    }
+    let (counted, cast, cast_weight, _, _) = poll_closed(&closed);
+    assert_eq!((counted, cast, cast_weight), (tally(last.iter().copied()), last.len() as u64, last.len() as u64));
+    let kept = a.ballots(&id, &poll).await.expect("ballots");
+    assert_eq!(tally(kept.iter().map(|b| b.choice)), counted, "the ballots kept are the ones counted");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing: votes
+// ---------------------------------------------------------------------------------------------
+
+const CHOICES: [Choice; 3] = [Choice::For, Choice::Against, Choice::Abstain];
+
+/// One adoption item and two drafts (`d1`, `d2`), voting `open` or by `roster`.
+fn voting_definition(voting: &str) -> SessionDefinition {
+    let raw: RawDefinition = serde_json::from_value(serde_json::json!({
+        "title": "Votes",
+        "agenda": [{"title": "Adoption", "kind": "adoption", "minutes": 30}],
+        "drafts": [
+            {"kind": "resolution", "title": "Première", "text": "Un."},
+            {"kind": "recommendation", "title": "Seconde", "text": "Deux."}
+        ],
+        "settings": {"voting": voting}
+    }))
+    .expect("a raw definition");
+    SessionDefinition::parse(raw).expect("a valid definition")
+}
+
+async fn create_for_votes(store: &Arc<dyn Store>, voting: &str) -> String {
+    let session = Session::new(new_id(), new_code(), &voting_definition(voting), now_ms());
+    store.create(&voting_definition(voting), &session, &new_credentials()).await.expect("create");
+    session.id
+}
+
+/// Registers `n` participants; returns their public ids.
+async fn register(store: &Arc<dyn Store>, id: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let p = fresh_participant();
+        store.participant(id, &new_id(), &p).await.expect("register");
+        ids.push(p.id);
+    }
+    ids
+}
+
+/// Opens a poll on `draft`; returns its id.
+async fn open_poll_on(store: &Arc<dyn Store>, id: &str, draft: &str, method: Method, quorum: u64) -> String {
+    let poll = format!("p{}", &new_id()[..8]);
+    let open =
+        VoteCommand::PollOpen { id: poll.clone(), draft: draft.into(), method, quorum, secret: false, hidden: false };
+    moderate(store, id, Command::Vote(open)).await;
+    poll
+}
+
+async fn cast_as(
+    store: &Arc<dyn Store>,
+    id: &str,
+    voter: &str,
+    poll: &str,
+    choice: Choice,
+) -> Result<Applied, StoreError> {
+    let ballot = Command::Vote(VoteCommand::Cast { poll: poll.into(), choice });
+    store.apply(id, &new_id(), &Actor::participant(voter), &ballot, now_ms()).await
+}
+
+async fn claim_as(store: &Arc<dyn Store>, id: &str, participant: &str, code: &str) -> Result<Applied, StoreError> {
+    let claim = Command::Vote(VoteCommand::Claim { code: code.into(), entry: None });
+    store.apply(id, &new_id(), &Actor::participant(participant), &claim, now_ms()).await
+}
+
+fn receipt_of(applied: &Applied) -> String {
+    match applied.reply() {
+        Some(Reply::Ballot { receipt, .. }) => receipt.clone(),
+        other => panic!("a ballot's reply: {other:?}"),
+    }
+}
+
+/// Entries `v1`, `v2`, … with these weights and fresh voting codes.
+fn roster(weights: &[u64]) -> Vec<RosterEntry> {
+    weights
+        .iter()
+        .enumerate()
+        .map(|(i, w)| RosterEntry {
+            id: format!("v{}", i + 1),
+            name: format!("Délégué {}", i + 1),
+            organisation: "AMM".into(),
+            weight: *w,
+            code: palabre::credentials::new_voting_code(),
+        })
+        .collect()
+}
+
+/// A well-formed voting code that is none of `entries`'.
+fn wrong_code(entries: &[RosterEntry]) -> String {
+    loop {
+        let code = palabre::credentials::new_voting_code();
+        if entries.iter().all(|e| e.code != code) {
+            return code;
+        }
+    }
+}
+
+fn counts(f: u64, a: u64, ab: u64) -> Counts {
+    Counts { for_: f, against: a, abstain: ab }
+}
+
+/// Counts by choice, each of weight one.
+fn tally(choices: impl IntoIterator<Item = Choice>) -> Counts {
+    let mut c = Counts::default();
+    for choice in choices {
+        match choice {
+            Choice::For => c.for_ += 1,
+            Choice::Against => c.against += 1,
+            Choice::Abstain => c.abstain += 1,
+        }
+    }
+    c
+}
+
+/// The figures of the one `poll.closed` a close applied: counts, cast, cast weight, eligible
+/// weight, outcome.
+fn poll_closed(applied: &Applied) -> (Counts, u64, u64, u64, Outcome) {
+    let Applied::New { events, .. } = applied else { panic!("a close applied now: {applied:?}") };
+    match events.as_slice() {
+        [Sequenced {
+            event: Event::Vote(VoteEvent::PollClosed { counts, cast, cast_weight, eligible, outcome, .. }),
+            ..
+        }] => (*counts, *cast, *cast_weight, *eligible, *outcome),
+        other => panic!("one poll.closed: {other:?}"),
+    }
 }

@@ -1,27 +1,27 @@
 //! The questions phase: questions asked and approved, then a storm of upvotes, and the check
 //! that every client ends up showing the counts the acknowledged votes make.
 //!
-//! Its steps, in order: [`run`] connects every participant (each with a watcher task, [`views`],
+//! Its steps, in order: [`run`] connects every participant (each with a watcher task, [`super::watch`],
 //! that keeps its view of the counts) and the moderator; [`open_debate`]; [`ask_and_approve`];
 //! [`converge`] until every client knows the questions; [`storm`]; [`converge`] on the
 //! expected counts; [`fresh_states`] (a new moderator `hello` on every server); then
 //! [`Outcome::report`] prints the figures and says whether the run passed.
 
 mod report;
-mod views;
 
 use super::socket::{connect_moderator, connect_participants, reply_reader, Call, Caller, Endpoint, Join, Pacer};
 use super::stats::cpu_seconds;
-use super::votes::{expected_counts, plan, Ballot, Shape, VoteOp};
+use super::votes::{expected_counts, plan, Ballot, Shape, View, VoteOp};
+use super::watch::Room;
 use super::{LoadArgs, Setup};
 use anyhow::{bail, Context};
 use futures_util::{future::join_all, StreamExt};
 use report::Outcome;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
-use views::{converge, Room};
 
 /// One command must be answered within this long.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +32,12 @@ fn call_limit(deadline: Instant) -> Duration {
 }
 /// Every client must show what is expected (the questions, then the final counts) within this long.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Publishes `counts` as the goal and waits until every live client shows them, at most
+/// [`CONVERGE_TIMEOUT`] (and the deadline). Returns whether they all did.
+async fn converge(room: &Room<View>, counts: HashMap<String, u64>, deadline: Instant) -> bool {
+    room.converge(counts, CONVERGE_TIMEOUT, deadline).await
+}
 
 /// The moderator's socket: a caller, its reader stopping with `stop`.
 struct Moderator {
@@ -44,7 +50,7 @@ async fn moderator(endpoint: &Endpoint, hello: &str) -> anyhow::Result<Moderator
     let (sink, stream) = ws.split();
     let (stop, stop_rx) = watch::channel(false);
     let (reply_tx, replies) = mpsc::unbounded_channel();
-    tokio::spawn(reply_reader(stream, reply_tx, stop_rx));
+    tokio::spawn(reply_reader(stream, reply_tx, None, stop_rx));
     Ok(Moderator { caller: Caller { sink, replies, pacer: Pacer::new(1.0) }, stop })
 }
 
@@ -204,8 +210,8 @@ async fn fresh_states(endpoints: &[Endpoint], hello: &str) -> Vec<report::Fresh>
     for endpoint in endpoints {
         let state = match connect_moderator(endpoint, hello).await {
             Ok((_, welcome)) => welcome
-                .questions
-                .map(|qs| qs.into_iter().map(|q| (q.id, q.upvotes.unwrap_or(0))).collect())
+                .state
+                .map(|s| s.questions.into_iter().map(|q| (q.id, q.upvotes.unwrap_or(0))).collect())
                 .ok_or_else(|| "a welcome without state".to_owned()),
             Err(e) => Err(format!("{e:#}")),
         };
@@ -230,7 +236,9 @@ pub async fn run(args: &LoadArgs, setup: Setup) -> anyhow::Result<()> {
         );
     }
     let mut moderator = moderator(&setup.endpoints[0], &setup.moderator_hello()).await?;
-    let mut room = Room::new(joined.sockets);
+    let mut room = Room::new(joined.sockets, |w| {
+        View::from_questions(w.state.as_ref().map_or(&[][..], |s| s.questions.as_slice()))
+    });
     open_debate(&mut moderator.caller, &setup.definition, setup.deadline).await?;
     let asked = ask_and_approve(&mut room.callers[..shape.questions], &mut moderator.caller, setup.deadline).await;
     if asked.ids.len() < shape.upvotes {

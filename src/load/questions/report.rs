@@ -1,12 +1,14 @@
 //! The questions phase's figures and verdict: what is printed, and whether the run passed.
 
-use super::views::Watched;
 use super::{Asked, Storm, CONVERGE_TIMEOUT};
 use crate::load::socket::Connect;
 use crate::load::stats::{f2, quantile_ms};
-use crate::load::votes::{differences, Shape};
+use crate::load::votes::{differences, Shape, View};
+use crate::load::watch;
 use crate::load::Setup;
 use std::collections::HashMap;
+
+type Watched = watch::Watched<View>;
 
 /// A server's URL and the counts a fresh moderator `welcome` showed there (or why none came).
 pub(super) type Fresh = (String, Result<HashMap<String, u64>, String>);
@@ -161,12 +163,12 @@ impl Outcome {
             )
         };
         println!("  {:<18} {converge}", "convergence");
-        let mut frames: Vec<u32> = self.watched.iter().map(|w| w.upvotes_frames).collect();
+        let mut frames: Vec<u32> = self.watched.iter().map(|w| w.frames).collect();
         frames.sort_unstable();
         let fastest = self.watched.iter().filter_map(|w| {
-            let (first, last) = w.upvotes_span?;
+            let (first, last) = w.frames_span?;
             let span = last.saturating_duration_since(first).as_secs_f64();
-            (w.upvotes_frames > 1 && span > 0.0).then(|| f64::from(w.upvotes_frames - 1) / span)
+            (w.frames > 1 && span > 0.0).then(|| f64::from(w.frames - 1) / span)
         });
         println!(
             "  {:<18} {} per client (median), at most {:.1} a second",
