@@ -9,8 +9,13 @@
 //!   `counts` (hash: open questions, in all and per participant), `upvotes` (hash: question →
 //!   count), `up:<question>` (set of the participants who upvote it), `rate:<participant>`
 //!   (upvotes in the current window, expiring);
+//! - `polls` (hash: id → JSON), `tally:<poll>` (JSON), `ballots:<poll>` (hash: keyed hash of the
+//!   voter → `choice|weight|receipt`), `roster` (hash: entry → JSON), `codes` (hash: voting
+//!   code → entry), `claims` (hash: entry → who holds it), `bound` (hash: participant → entry),
+//!   `claimfail` (wrong codes this minute);
 //! - `seq` (the one counter every event takes its number from), `events` (a stream, entry id
-//!   `<seq>-0`, trimmed to about [`EVENT_LOG_LEN`]), `cmd:<uuid>` (`<seq>|<reply>` a command was
+//!   `<seq>-0`, trimmed to about [`EVENT_LOG_LEN`]), `audit` (the same events with their time and
+//!   the actor's role, never trimmed), `cmd:<uuid>` (`<seq>|<reply>` a command was
 //!   acknowledged with, expiring after [`CMD_ID_TTL_SECS`]);
 //! - `auth`, `participants`, `presence`.
 //!
