@@ -20,6 +20,11 @@ pub enum CliCommand {
     Serve(ServeArgs),
     /// Put a running server under load: many participant sockets, measured fan-out latency or a storm of upvotes.
     Load(crate::load::LoadArgs),
+    /// Check that a copy of a finalised record.json is the original: its digest must match its content.
+    Verify {
+        /// The record.json to check.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -11,6 +11,7 @@
 //! - [`config`]: command line and environment.
 //! - [`credentials`]: keys, tokens and join codes; [`credentials::Secret`].
 //! - [`state`]: [`state::AppState`], the shared handle, and session creation.
+//! - [`record`]: the session's record built from its state and audit trail; its digest.
 //! - [`time`]: the clock and the shutdown signal.
 //! - [`fixtures`]: the SOU 94 definition carried in the binary.
 //! - [`app`]: wires it all into a router and serves it.
@@ -25,6 +26,7 @@ pub mod http;
 pub mod live;
 pub mod load;
 pub mod protocol;
+pub mod record;
 pub mod state;
 pub mod store;
 pub mod time;

@@ -22,7 +22,21 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(CliCommand::Serve(args)) => serve(args).await,
         Some(CliCommand::Load(args)) => palabre::load::run(args).await,
+        Some(CliCommand::Verify { file }) => verify(&file),
         None => serve(cli.serve).await,
+    }
+}
+
+/// `palabre verify record.json`: exits 0 and prints the digest when the copy is the original.
+fn verify(file: &std::path::Path) -> anyhow::Result<()> {
+    let raw = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let record = palabre::record::parse(&raw).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    match palabre::record::verify(&record) {
+        Ok(digest) => {
+            println!("{}: the original record (SHA-256 {digest})", file.display());
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("{}: NOT the original record: {e}", file.display()),
     }
 }
 

@@ -170,6 +170,7 @@ pub fn created_id(prefix: char, cmd_id: &str) -> String {
 
 fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<Command, String> {
     use crate::domain::text;
+    use crate::domain::RecordCommand as R;
     use crate::domain::VoteCommand as V;
     use crate::domain::{AgendaCommand as A, FloorCommand as F, QuestionCommand as Q};
     let question = || field_id(fields, "question");
@@ -232,6 +233,13 @@ fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<
             poll: field_id(fields, "poll")?,
             choice: Choice::parse(field_str(fields, "choice")?).ok_or("choice must be for, against or abstain")?,
         }),
+        "record.note" => Command::Record(R::Note {
+            id: created_id('n', cmd_id),
+            text: text::parse(field_str(fields, "text")?, "the note", crate::domain::record::MAX_NOTE, true)
+                .map_err(invalid)?,
+        }),
+        // The digest is filled in by the connection, from the record as it stands.
+        "record.finalise" => Command::Record(R::Finalise { digest: String::new(), notes: 0 }),
         "voter.claim" => Command::Vote(V::Claim {
             code: crate::credentials::normalise_voting_code(field_str(fields, "code")?)
                 .ok_or("a voting code is 8 letters and digits")?,

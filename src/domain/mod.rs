@@ -11,6 +11,7 @@ pub mod agenda;
 pub mod definition;
 pub mod floor;
 pub mod questions;
+pub mod record;
 pub mod session;
 pub mod text;
 pub mod votes;
@@ -21,6 +22,7 @@ pub use definition::{
 };
 pub use floor::{FloorCommand, FloorEvent};
 pub use questions::{Question, QuestionCommand, QuestionEvent, QuestionStatus};
+pub use record::{RecordCommand, RecordEvent};
 pub use session::{Decision, DraftState, DraftStatus, Footprint, RosterSummary, Session};
 pub use votes::{Choice, Method, VoteCommand, VoteEvent};
 
@@ -82,6 +84,7 @@ pub enum Command {
     Question(QuestionCommand),
     Floor(FloorCommand),
     Vote(VoteCommand),
+    Record(RecordCommand),
 }
 
 impl Command {
@@ -92,6 +95,7 @@ impl Command {
             Command::Question(c) => c.op(),
             Command::Floor(c) => c.op(),
             Command::Vote(c) => c.op(),
+            Command::Record(c) => c.op(),
         }
     }
 
@@ -102,6 +106,7 @@ impl Command {
             Command::Question(c) => c.role(),
             Command::Floor(c) => c.role(),
             Command::Vote(c) => c.role(),
+            Command::Record(_) => Role::Rapporteur,
         }
     }
 
@@ -153,6 +158,7 @@ impl Command {
                     Footprint { entry: entry.clone(), voter: actor.participant.clone(), ..Footprint::default() }
                 }
             },
+            Command::Record(_) => Footprint::default(),
         }
     }
 }
@@ -166,6 +172,7 @@ pub enum Event {
     Question(QuestionEvent),
     Floor(FloorEvent),
     Vote(VoteEvent),
+    Record(RecordEvent),
 }
 
 impl Event {
@@ -175,6 +182,7 @@ impl Event {
             Event::Question(e) => e.kind(),
             Event::Floor(e) => e.kind(),
             Event::Vote(e) => e.kind(),
+            Event::Record(e) => e.kind(),
         }
     }
 
@@ -186,6 +194,7 @@ impl Event {
             Event::Question(e) => e.for_role(role).map(Event::Question),
             Event::Floor(e) => Some(Event::Floor(e.for_role(role))),
             Event::Vote(e) => Some(Event::Vote(e.for_role(role))),
+            Event::Record(e) => e.visible_to(role).then(|| self.clone()),
         }
     }
 
@@ -205,6 +214,12 @@ impl From<AgendaEvent> for Event {
 impl From<QuestionEvent> for Event {
     fn from(e: QuestionEvent) -> Self {
         Event::Question(e)
+    }
+}
+
+impl From<RecordEvent> for Event {
+    fn from(e: RecordEvent) -> Self {
+        Event::Record(e)
     }
 }
 

@@ -12,6 +12,7 @@ use super::agenda::{Agenda, AgendaCommand, ItemPlan, Phase};
 use super::definition::{DraftKind, SessionDefinition, Settings};
 use super::floor::{self, Floor, FloorCommand};
 use super::questions::{self, QuestionCommand, Questions};
+use super::record::RecordState;
 use super::votes::{self, AdoptedBy, Outcome, VoteCommand, VoteEvent, Votes};
 use super::{Actor, Command, DomainError, Event, Millis, Reply};
 use serde::{Deserialize, Serialize};
@@ -90,6 +91,8 @@ pub struct Session {
     pub votes: Votes,
     #[serde(default)]
     pub roster: Option<RosterSummary>,
+    #[serde(default)]
+    pub record: RecordState,
 }
 
 impl Session {
@@ -125,6 +128,7 @@ impl Session {
             drafts,
             votes: Votes::default(),
             roster: None,
+            record: RecordState::default(),
         }
     }
 
@@ -197,7 +201,11 @@ impl Session {
                 actor.role.as_str()
             )));
         }
-        if self.agenda.phase == Phase::Ended {
+        if self.record.finalised.is_some() {
+            return Err(DomainError::Closed("the record is final: nothing changes any more".into()));
+        }
+        // After the end, only the record is still kept.
+        if self.agenda.phase == Phase::Ended && !matches!(command, Command::Record(_)) {
             return Err(DomainError::Closed("the session has ended".into()));
         }
         Ok(())
@@ -257,6 +265,10 @@ impl Session {
                 };
                 (events.into_iter().map(Event::from).collect(), reply)
             }
+            Command::Record(c) => {
+                let ended = self.agenda.phase == Phase::Ended;
+                (self.record.decide(ended, c, now)?.into_iter().map(Event::from).collect(), None)
+            }
             Command::Floor(c) => {
                 let ctx = floor::Context { qa_open: self.agenda.qa_open, turn_seconds: self.turn_seconds() };
                 let events = self.floor.decide(&ctx, actor, c, now)?;
@@ -283,6 +295,7 @@ impl Session {
                 self.apply_to_drafts(e);
                 self.votes.apply(e);
             }
+            Event::Record(e) => self.record.apply(e),
         }
     }
 

@@ -1,5 +1,5 @@
-//! The record's exports: the audit trail (`events.jsonl`), for the moderator and the
-//! rapporteur.
+//! The record's exports (`record.json`, `record.md`, `results.csv`) and the audit trail
+//! (`events.jsonl`), for the moderator and the rapporteur.
 
 use super::error::ApiError;
 use super::sessions::session_role;
@@ -34,5 +34,52 @@ pub async fn events(
         out.push('\n');
     }
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], out)
+        .into_response())
+}
+
+async fn built(state: &AppState, id: &str, headers: &HeaderMap) -> Result<serde_json::Value, ApiError> {
+    record_keeper(state, id, headers).await?;
+    let snapshot = state.store.snapshot(id, None).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    let audit = state.store.audit(id).await?;
+    Ok(crate::record::build(&snapshot, &audit))
+}
+
+/// `GET /api/sessions/{id}/record.json`: the complete record (with its digest once final).
+pub async fn json_export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = built(&state, &id, &headers).await?;
+    let body = serde_json::to_string_pretty(&record).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
+        .into_response())
+}
+
+/// `GET /api/sessions/{id}/record.md`: readable minutes.
+pub async fn markdown(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = built(&state, &id, &headers).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        crate::record::markdown(&record),
+    )
+        .into_response())
+}
+
+/// `GET /api/sessions/{id}/results.csv`: one row per poll.
+pub async fn results(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let record = built(&state, &id, &headers).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+        crate::record::results_csv(&record),
+    )
         .into_response())
 }

@@ -3,7 +3,7 @@
 
 use super::hub::{Membership, Outbound};
 use crate::credentials;
-use crate::domain::{Actor, Command, DomainError, Role, VoteCommand};
+use crate::domain::{Actor, Command, DomainError, RecordCommand, Role, VoteCommand};
 use crate::protocol::{ack_frame, close, event_frame, refusal_frame, state_view, ClientMsg, ErrorCode, Hello};
 use crate::protocol::{Refusal, RequestedRole, ServerMsg, Viewer, MAX_FRAME};
 use crate::state::{now_ms, AppState};
@@ -401,12 +401,47 @@ impl Conn {
         }
     }
 
+    /// The finalisation of the record as it stands: its digest, and the notes it holds (the
+    /// rules refuse it if a note was added meanwhile).
+    async fn finalising(&mut self, peer: &Peer) -> Result<Command, End> {
+        let store = &self.state.store;
+        let read = async {
+            let snapshot = store.snapshot(&peer.session, None).await?.ok_or(StoreError::NotFound)?;
+            let audit = store.audit(&peer.session).await?;
+            Ok::<_, StoreError>((snapshot, audit))
+        };
+        match read.await {
+            Ok((snapshot, audit)) => {
+                // The seal (digest, finalisation) is not part of what it seals: the record built
+                // now hashes as the final one will.
+                let digest = crate::record::digest(&crate::record::build(&snapshot, &audit));
+                Ok(Command::Record(RecordCommand::Finalise { digest, notes: snapshot.session.record.notes }))
+            }
+            Err(StoreError::NotFound) => Err(self.gone().await),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the record failed");
+                Err(End::Close(close::UNAVAILABLE, "store unavailable"))
+            }
+        }
+    }
+
     async fn command(&mut self, peer: &Peer, id: &str, command: &Command) -> Result<(), End> {
         let claim = matches!(command, Command::Vote(VoteCommand::Claim { .. }));
         if claim && self.wrong_codes >= MAX_WRONG_CODES {
             let message = "too many wrong voting codes on this connection".to_owned();
             return self.refuse(&Refusal { id: Some(id.to_owned()), code: ErrorCode::RateLimited, message }).await;
         }
+        let finalise;
+        let command = match command {
+            Command::Record(RecordCommand::Finalise { .. }) => match self.finalising(peer).await {
+                Ok(c) => {
+                    finalise = c;
+                    &finalise
+                }
+                Err(end) => return Err(end),
+            },
+            other => other,
+        };
         let started = Instant::now();
         let outcome = self.state.store.apply(&peer.session, id, &peer.actor(), command, now_ms()).await;
         metrics::histogram!("palabre_store_seconds", "op" => "apply").record(started.elapsed().as_secs_f64());

@@ -38,6 +38,7 @@ use crate::domain::agenda::Agenda;
 use crate::domain::floor::Floor;
 use crate::domain::questions::{Asker, Questions, MAX_OPEN_PER_PARTICIPANT, MAX_OPEN_QUESTIONS};
 use crate::domain::questions::{MAX_UPVOTES_PER_WINDOW, UPVOTE_WINDOW_MS};
+use crate::domain::record::RecordState;
 use crate::domain::votes::{Claim, Poll, RosterEntry, Tally, VoteCommand, Votes};
 use crate::domain::{Actor, Command, DomainError, DraftState, Event, Question, QuestionCommand, QuestionEvent};
 use crate::domain::{Reply, Sequenced};
@@ -88,6 +89,8 @@ struct Core {
     drafts: Vec<DraftState>,
     #[serde(default)]
     roster: Option<RosterSummary>,
+    #[serde(default)]
+    record: RecordState,
 }
 
 impl Core {
@@ -101,6 +104,7 @@ impl Core {
             highlighted: s.questions.highlighted.clone(),
             drafts: s.drafts.clone(),
             roster: s.roster,
+            record: s.record.clone(),
         }
     }
 
@@ -117,6 +121,7 @@ impl Core {
             drafts: self.drafts,
             votes: Votes::default(),
             roster: self.roster,
+            record: self.record,
         }
     }
 }

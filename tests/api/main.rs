@@ -20,5 +20,6 @@ mod http;
 mod live;
 mod multi_instance;
 mod questions;
+mod record;
 mod store_conformance;
 mod votes;

@@ -1,0 +1,345 @@
+//! The record of a session, built from its state and its audit trail: the agenda as held, the
+//! questions taken, who took the floor, each vote with its figures and outcome, the texts
+//! adopted, and the rapporteur's notes, as one JSON document (`record.json`), and the forms
+//! made from it (`record.md`, `results.csv`).
+//!
+//! **The digest.** The canonical form of a record is its JSON with the seal left out (the
+//! `digest` and `finalised` members), object keys sorted, no insignificant white space, UTF-8
+//! (what `serde_json` writes for a `Value`); the timeline does not list the finalisation
+//! itself. The digest is the SHA-256 of that form, in lower-case hex. `palabre verify
+//! record.json` recomputes it: a copy whose digest matches is the original, byte for byte in
+//! every figure and word.
+
+use crate::domain::{Event, Role};
+use crate::store::{Audited, Snapshot};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// The record's format, named in every copy.
+pub const FORMAT: &str = "palabre-record/1";
+
+/// The canonical form of `record` (without its seal), as hashed.
+pub fn canonical(record: &Value) -> String {
+    let mut copy = record.clone();
+    if let Value::Object(m) = &mut copy {
+        m.remove("digest");
+        m.remove("finalised");
+    }
+    // serde_json's maps are ordered by key (no `preserve_order`), and `to_string` is compact.
+    copy.to_string()
+}
+
+pub fn digest(record: &Value) -> String {
+    hex::encode(Sha256::digest(canonical(record).as_bytes()))
+}
+
+/// Whether `record` carries the digest of its own content.
+pub fn verify(record: &Value) -> Result<String, String> {
+    let claimed =
+        record.get("digest").and_then(Value::as_str).ok_or("this record carries no digest (not finalised)")?;
+    let actual = digest(record);
+    if actual == claimed {
+        Ok(actual)
+    } else {
+        Err(format!("the digest does not match: the record says {claimed}, its content gives {actual}"))
+    }
+}
+
+/// The record of `snapshot`, with the events of `audit`. Its digest is set when the record is
+/// final (`record.finalised` in the state).
+pub fn build(snapshot: &Snapshot, audit: &[Audited]) -> Value {
+    let (def, s) = (&snapshot.definition, &snapshot.session);
+    let mut record = json!({
+        "format": FORMAT,
+        "session": {
+            "id": s.id, "code": s.code, "title": def.title, "reference": def.reference, "venue": def.venue,
+            "starts_at": def.starts_at, "ends_at": def.ends_at, "languages": def.languages,
+            "started_at": s.agenda.started_at, "ended_at": s.agenda.ended_at,
+        },
+        "agenda": agenda(snapshot, audit),
+        "questions": questions(snapshot),
+        "floor": s.floor.history.iter().map(|h| json!({
+            "name": h.name, "organisation": h.organisation, "started": h.started, "ended": h.ended,
+            "seconds": h.seconds, "limit_seconds": h.limit_seconds,
+        })).collect::<Vec<_>>(),
+        "drafts": s.drafts.iter().zip(&def.drafts).map(|(d, text)| json!({
+            "id": d.id, "kind": d.kind, "title": text.title, "text": text.text, "status": d.status,
+            "version": d.version, "adopted_by": d.adopted_by, "poll": d.poll,
+        })).collect::<Vec<_>>(),
+        "polls": s.votes.polls.values().map(|p| json!({
+            "id": p.id, "draft": p.draft, "method": p.method, "quorum": p.quorum, "secret": p.secret,
+            "hidden": p.hidden, "status": p.status, "opened_at": p.opened_at, "closed_at": p.closed_at,
+            "counts": p.result.as_ref().map(|r| r.counts), "cast": p.result.as_ref().map(|r| r.cast),
+            "cast_weight": p.result.as_ref().map(|r| r.cast_weight), "eligible": p.result.as_ref().map(|r| r.eligible),
+            "outcome": p.result.as_ref().map(|r| r.outcome), "rule": p.result.as_ref().map(|r| r.rule.as_str()),
+        })).collect::<Vec<_>>(),
+        "notes": notes(audit),
+        "timeline": audit.iter().filter(|a| !matches!(a.event, Event::Record(crate::domain::RecordEvent::Finalised { .. }))).map(|a| json!({
+            "seq": a.seq, "at": a.at, "role": a.role,
+            "event": a.event.for_role(Role::Rapporteur).map_or_else(|| json!({"kind": a.event.kind()}), |e| json!(e)),
+        })).collect::<Vec<_>>(),
+        "finalised": s.record.finalised.as_ref().map(|f| json!({"at": f.at})),
+    });
+    if let Some(f) = &s.record.finalised {
+        record["digest"] = json!(f.digest);
+    }
+    record
+}
+
+/// Each agenda item as held: its stints (from the moves in the trail) and total time.
+fn agenda(snapshot: &Snapshot, audit: &[Audited]) -> Vec<Value> {
+    let items = &snapshot.definition.agenda;
+    let mut stints: Vec<Vec<(i64, Option<i64>)>> = vec![Vec::new(); items.len()];
+    let mut current: Option<usize> = None;
+    for a in audit {
+        match &a.event {
+            Event::Agenda(crate::domain::AgendaEvent::Moved { current: to, at, .. }) => {
+                if let Some(last) = current.and_then(|c| stints.get_mut(c)).and_then(|s| s.last_mut()) {
+                    last.1 = Some(*at);
+                }
+                if let Some(s) = stints.get_mut(*to) {
+                    s.push((*at, None));
+                }
+                current = Some(*to);
+            }
+            Event::Agenda(crate::domain::AgendaEvent::SessionEnded { at, .. }) => {
+                if let Some(last) = current.and_then(|c| stints.get_mut(c)).and_then(|s| s.last_mut()) {
+                    last.1 = Some(*at);
+                }
+                current = None;
+            }
+            _ => {}
+        }
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            json!({
+                "index": i, "title": it.title, "kind": it.kind, "planned_minutes": it.minutes, "speakers": it.speakers,
+                "held": stints[i].iter().map(|(from, to)| json!({"from": from, "to": to})).collect::<Vec<_>>(),
+                "seconds": snapshot.session.agenda.spent_seconds(i),
+            })
+        })
+        .collect()
+}
+
+/// The questions taken (approved or answered), with their upvotes and the duplicates merged
+/// into them.
+fn questions(snapshot: &Snapshot) -> Vec<Value> {
+    use crate::domain::QuestionStatus::{Answered, Approved, Merged};
+    let items = &snapshot.session.questions.items;
+    items
+        .values()
+        .filter(|q| matches!(q.status, Approved | Answered))
+        .map(|q| {
+            let merged: Vec<&str> = items
+                .values()
+                .filter(|m| m.status == Merged && m.merged_into.as_deref() == Some(q.id.as_str()))
+                .map(|m| m.text.as_str())
+                .collect();
+            json!({
+                "id": q.id, "text": q.text, "name": q.name, "status": q.status, "asked_at": q.at,
+                "answered_at": q.answered_at, "upvotes": snapshot.upvotes.get(&q.id).copied().unwrap_or(0),
+                "merged": merged,
+            })
+        })
+        .collect()
+}
+
+fn notes(audit: &[Audited]) -> Vec<Value> {
+    audit
+        .iter()
+        .filter_map(|a| match &a.event {
+            Event::Record(crate::domain::RecordEvent::Noted { note, text, at }) => {
+                Some(json!({"id": note, "text": text, "at": at}))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// One row per poll: draft, version, method, quorum, figures, outcome.
+pub fn results_csv(record: &Value) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let _ = out.write_record([
+        "poll",
+        "draft",
+        "title",
+        "version",
+        "method",
+        "quorum",
+        "for",
+        "against",
+        "abstain",
+        "cast",
+        "cast_weight",
+        "eligible",
+        "outcome",
+        "digest",
+    ]);
+    let drafts = record["drafts"].as_array().cloned().unwrap_or_default();
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    for p in record["polls"].as_array().into_iter().flatten() {
+        let draft = drafts.iter().find(|d| d["id"] == p["draft"]).cloned().unwrap_or(Value::Null);
+        let _ = out.write_record([
+            text(&p["id"]),
+            text(&p["draft"]),
+            text(&draft["title"]),
+            text(&draft["version"]),
+            text(&p["method"]),
+            text(&p["quorum"]),
+            text(&p["counts"]["for"]),
+            text(&p["counts"]["against"]),
+            text(&p["counts"]["abstain"]),
+            text(&p["cast"]),
+            text(&p["cast_weight"]),
+            text(&p["eligible"]),
+            text(&p["outcome"]),
+            text(&record["digest"]),
+        ]);
+    }
+    String::from_utf8(out.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Readable minutes in Markdown.
+pub fn markdown(record: &Value) -> String {
+    let s = &record["session"];
+    let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+    let mut md = format!("# {}\n\n", text(&s["title"]));
+    if let Some(r) = s["reference"].as_str() {
+        md.push_str(&format!("**{r}**"));
+        if let Some(v) = s["venue"].as_str() {
+            md.push_str(&format!(" · {v}"));
+        }
+        md.push_str("\n\n");
+    }
+    md.push_str("## Agenda as held\n\n| # | Item | Planned | Held |\n| --- | --- | --- | --- |\n");
+    for it in record["agenda"].as_array().into_iter().flatten() {
+        let secs = it["seconds"].as_u64().unwrap_or(0);
+        md.push_str(&format!(
+            "| {} | {} | {} min | {} min {:02} s |\n",
+            it["index"].as_u64().unwrap_or(0) + 1,
+            text(&it["title"]).replace('|', "\\|"),
+            it["planned_minutes"],
+            secs / 60,
+            secs % 60
+        ));
+    }
+    md.push_str("\n## Texts and votes\n\n");
+    for d in record["drafts"].as_array().into_iter().flatten() {
+        md.push_str(&format!("### {} ({}, version {})\n\n", text(&d["title"]), text(&d["kind"]), d["version"]));
+        md.push_str(&format!("> {}\n\n", text(&d["text"]).replace('\n', "\n> ")));
+        let status = text(&d["status"]);
+        let polls = record["polls"].as_array().cloned().unwrap_or_default();
+        for p in polls.iter().filter(|p| p["draft"] == d["id"] && p["status"] == "closed") {
+            let c = &p["counts"];
+            md.push_str(&format!(
+                "Vote ({}, quorum {}): for {}, against {}, abstain {}; {} ballots, weight {} of {} eligible. **{}** — {}.\n\n",
+                text(&p["method"]),
+                p["quorum"],
+                c["for"],
+                c["against"],
+                c["abstain"],
+                p["cast"],
+                p["cast_weight"],
+                p["eligible"],
+                text(&p["outcome"]).to_uppercase(),
+                text(&p["rule"])
+            ));
+        }
+        if d["adopted_by"] == "consensus" {
+            md.push_str("**ADOPTED by consensus.**\n\n");
+        } else if status == "draft" || status == "withdrawn" {
+            md.push_str(&format!("Status: {status}.\n\n"));
+        }
+    }
+    md.push_str("## Questions taken\n\n");
+    for q in record["questions"].as_array().into_iter().flatten() {
+        let who = q["name"].as_str().unwrap_or("anonymous");
+        md.push_str(&format!(
+            "- {} — {} ({} upvotes, {})\n",
+            text(&q["text"]).replace('\n', " "),
+            who,
+            q["upvotes"],
+            text(&q["status"])
+        ));
+    }
+    md.push_str("\n## Speakers from the floor\n\n");
+    for f in record["floor"].as_array().into_iter().flatten() {
+        let secs = f["seconds"].as_u64().unwrap_or(0);
+        md.push_str(&format!(
+            "- {}, {} — {} min {:02} s\n",
+            text(&f["name"]),
+            text(&f["organisation"]),
+            secs / 60,
+            secs % 60
+        ));
+    }
+    let notes = record["notes"].as_array().cloned().unwrap_or_default();
+    if !notes.is_empty() {
+        md.push_str("\n## Rapporteur's notes\n\n");
+        for n in notes {
+            md.push_str(&format!("- {}\n", text(&n["text"]).replace('\n', " ")));
+        }
+    }
+    match record["digest"].as_str() {
+        Some(d) => md.push_str(&format!("\n---\nFinal record. SHA-256 digest of `record.json`: `{d}`\n")),
+        None => md.push_str("\n---\nDraft record: not finalised yet.\n"),
+    }
+    md
+}
+
+/// Makes a `Map` of the canonical JSON for tests and tools.
+pub fn parse(raw: &str) -> Result<Value, String> {
+    let v: Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
+    match &v {
+        Value::Object(m) if m.get("format").and_then(Value::as_str) == Some(FORMAT) => Ok(v.clone()),
+        Value::Object(_) => Err(format!("not a {FORMAT} document")),
+        _ => Err("a record is a JSON object".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("format".into(), json!(FORMAT));
+        m.insert("polls".into(), json!([{"id": "p1", "counts": {"for": 3, "against": 1, "abstain": 0}}]));
+        m.insert("notes".into(), json!([{"text": "Séance ouverte à 14 h 30."}]));
+        let mut v = Value::Object(m);
+        v["digest"] = json!(digest(&v));
+        v
+    }
+
+    #[test]
+    fn the_digest_is_that_of_the_canonical_form_and_verifies() {
+        let v = sample();
+        assert_eq!(verify(&v), Ok(v["digest"].as_str().expect("digest").to_owned()));
+        // Key order and white space do not matter: the canonical form is the same.
+        let pretty = serde_json::to_string_pretty(&v).expect("json");
+        assert_eq!(verify(&parse(&pretty).expect("parses")), verify(&v));
+    }
+
+    #[test]
+    fn any_change_to_a_figure_or_a_word_breaks_the_digest() {
+        let mut v = sample();
+        v["polls"][0]["counts"]["for"] = json!(4);
+        assert!(verify(&v).is_err());
+        let mut w = sample();
+        w["notes"][0]["text"] = json!("Séance ouverte à 14 h 31.");
+        assert!(verify(&w).is_err());
+        let mut x = sample();
+        x.as_object_mut().expect("object").remove("digest");
+        assert!(verify(&x).is_err(), "no digest, nothing to verify");
+        let mut y = sample();
+        y["finalised"] = json!({"at": 1});
+        assert!(verify(&y).is_ok(), "the seal is not part of what is sealed");
+    }
+}
