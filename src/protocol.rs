@@ -8,6 +8,7 @@
 //! `cmd` carries a client-made `id` and an `op`; the server answers `ack` (also for a retry
 //! of an id it already applied) or `error`.
 
+use crate::domain::drafts::Version;
 use crate::domain::floor::Request;
 use crate::domain::votes::{AdoptedBy, Choice, Counts, Method, Outcome, Poll, PollStatus, Tally};
 use crate::domain::Session;
@@ -169,7 +170,9 @@ pub fn created_id(prefix: char, cmd_id: &str) -> String {
 }
 
 fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<Command, String> {
+    use crate::domain::definition::{MAX_DRAFT_TEXT, MAX_TITLE};
     use crate::domain::text;
+    use crate::domain::DraftCommand as D;
     use crate::domain::RecordCommand as R;
     use crate::domain::VoteCommand as V;
     use crate::domain::{AgendaCommand as A, FloorCommand as F, QuestionCommand as Q};
@@ -233,6 +236,26 @@ fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<
             poll: field_id(fields, "poll")?,
             choice: Choice::parse(field_str(fields, "choice")?).ok_or("choice must be for, against or abstain")?,
         }),
+        "draft.edit" => {
+            if fields.get("lang").is_some_and(|l| !l.is_null()) {
+                return Err("texts by language are not supported yet: send the text without lang".into());
+            }
+            Command::Draft(D::Edit {
+                draft: field_id(fields, "draft")?,
+                text: text::parse(field_str(fields, "text")?, "the text", MAX_DRAFT_TEXT, true).map_err(invalid)?,
+            })
+        }
+        "draft.create" => Command::Draft(D::Create {
+            id: created_id('d', cmd_id),
+            kind: match field_str(fields, "kind")? {
+                "resolution" => DraftKind::Resolution,
+                "recommendation" => DraftKind::Recommendation,
+                _ => return Err("kind must be resolution or recommendation".into()),
+            },
+            title: text::parse(field_str(fields, "title")?, "the title", MAX_TITLE, false).map_err(invalid)?,
+            text: text::parse(field_str(fields, "text")?, "the text", MAX_DRAFT_TEXT, true).map_err(invalid)?,
+        }),
+        "draft.withdraw" => Command::Draft(D::Withdraw { draft: field_id(fields, "draft")? }),
         "record.note" => Command::Record(R::Note {
             id: created_id('n', cmd_id),
             text: text::parse(field_str(fields, "text")?, "the note", crate::domain::record::MAX_NOTE, true)
@@ -518,6 +541,9 @@ pub struct DraftView<'a> {
     pub version: u32,
     pub adopted_by: Option<AdoptedBy>,
     pub poll: Option<&'a str>,
+    /// Every version (moderator and rapporteur).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<&'a [Version]>,
 }
 
 #[derive(Debug, Serialize)]
@@ -530,6 +556,8 @@ pub struct PollView<'a> {
     pub secret: bool,
     pub hidden: bool,
     pub opened_at: i64,
+    /// The version of the draft's text put to the vote.
+    pub version: u32,
     pub closed_at: Option<i64>,
     /// `None` while hidden from this viewer.
     pub counts: Option<Counts>,
@@ -568,6 +596,7 @@ impl<'a> PollView<'a> {
             secret: p.secret,
             hidden: p.hidden,
             opened_at: p.opened_at,
+            version: p.version,
             closed_at: p.closed_at,
             counts,
             cast,
@@ -664,29 +693,34 @@ pub fn state_view<'a>(snapshot: &'a Snapshot, viewer: &Viewer<'_>) -> StateView<
         .filter(|q| QuestionView::shown(q, viewer))
         .map(|q| QuestionView::new(q, snapshot.upvotes.get(&q.id).copied().unwrap_or(0), viewer))
         .collect();
+    let staff = matches!(viewer.role, Role::Moderator | Role::Rapporteur);
     let drafts = s
         .drafts
         .iter()
-        .zip(&def.drafts)
-        .map(|(d, text)| DraftView {
-            id: &d.id,
-            kind: d.kind,
-            title: &text.title,
-            text: &text.text,
-            status: d.status,
-            version: d.version,
-            adopted_by: d.adopted_by,
-            poll: d.poll.as_deref(),
+        .map(|d| {
+            let text = s.texts.get(&d.id);
+            DraftView {
+                id: &d.id,
+                kind: d.kind,
+                title: text.map_or("", |t| t.title.as_str()),
+                text: text.map_or("", |t| t.text()),
+                status: d.status,
+                version: d.version,
+                adopted_by: d.adopted_by,
+                poll: d.poll.as_deref(),
+                versions: text.filter(|_| staff).map(|t| t.versions.as_slice()),
+            }
         })
         .collect();
-    let polls = s
+    let mut polls: Vec<PollView<'_>> = s
         .votes
         .polls
         .values()
         .map(|p| PollView::new(p, s.votes.tallies.get(&p.id), s.votes.eligible, viewer.role))
         .collect();
+    // In the order they were opened, as clients add them.
+    polls.sort_by(|a, b| a.opened_at.cmp(&b.opened_at).then_with(|| a.id.cmp(b.id)));
     let participant = viewer.role == Role::Participant;
-    let staff = matches!(viewer.role, Role::Moderator | Role::Rapporteur);
     StateView {
         id: &s.id,
         code: &s.code,

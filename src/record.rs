@@ -62,12 +62,16 @@ pub fn build(snapshot: &Snapshot, audit: &[Audited]) -> Value {
             "name": h.name, "organisation": h.organisation, "started": h.started, "ended": h.ended,
             "seconds": h.seconds, "limit_seconds": h.limit_seconds,
         })).collect::<Vec<_>>(),
-        "drafts": s.drafts.iter().zip(&def.drafts).map(|(d, text)| json!({
-            "id": d.id, "kind": d.kind, "title": text.title, "text": text.text, "status": d.status,
-            "version": d.version, "adopted_by": d.adopted_by, "poll": d.poll,
-        })).collect::<Vec<_>>(),
-        "polls": s.votes.polls.values().map(|p| json!({
-            "id": p.id, "draft": p.draft, "method": p.method, "quorum": p.quorum, "secret": p.secret,
+        "drafts": s.drafts.iter().map(|d| {
+            let text = s.texts.get(&d.id);
+            json!({
+                "id": d.id, "kind": d.kind, "title": text.map(|t| t.title.as_str()), "text": text.map(|t| t.text()),
+                "status": d.status, "version": d.version, "adopted_by": d.adopted_by, "poll": d.poll,
+                "versions": text.map(|t| &t.versions),
+            })
+        }).collect::<Vec<_>>(),
+        "polls": polls_in_order(s).into_iter().map(|p| json!({
+            "id": p.id, "draft": p.draft, "version": p.version, "method": p.method, "quorum": p.quorum, "secret": p.secret,
             "hidden": p.hidden, "status": p.status, "opened_at": p.opened_at, "closed_at": p.closed_at,
             "counts": p.result.as_ref().map(|r| r.counts), "cast": p.result.as_ref().map(|r| r.cast),
             "cast_weight": p.result.as_ref().map(|r| r.cast_weight), "eligible": p.result.as_ref().map(|r| r.eligible),
@@ -84,6 +88,13 @@ pub fn build(snapshot: &Snapshot, audit: &[Audited]) -> Value {
         record["digest"] = json!(f.digest);
     }
     record
+}
+
+/// The polls in the order they were opened.
+fn polls_in_order(s: &crate::domain::Session) -> Vec<&crate::domain::votes::Poll> {
+    let mut polls: Vec<_> = s.votes.polls.values().collect();
+    polls.sort_by(|a, b| a.opened_at.cmp(&b.opened_at).then_with(|| a.id.cmp(&b.id)));
+    polls
 }
 
 /// Each agenda item as held: its stints (from the moves in the trail) and total time.
@@ -190,7 +201,7 @@ pub fn results_csv(record: &Value) -> String {
             text(&p["id"]),
             text(&p["draft"]),
             text(&draft["title"]),
-            text(&draft["version"]),
+            text(&p["version"]),
             text(&p["method"]),
             text(&p["quorum"]),
             text(&p["counts"]["for"]),
@@ -239,7 +250,8 @@ pub fn markdown(record: &Value) -> String {
         for p in polls.iter().filter(|p| p["draft"] == d["id"] && p["status"] == "closed") {
             let c = &p["counts"];
             md.push_str(&format!(
-                "Vote ({}, quorum {}): for {}, against {}, abstain {}; {} ballots, weight {} of {} eligible. **{}** — {}.\n\n",
+                "Vote on version {} ({}, quorum {}): for {}, against {}, abstain {}; {} ballots, weight {} of {} eligible. **{}** — {}.\n\n",
+                p["version"],
                 text(&p["method"]),
                 p["quorum"],
                 c["for"],

@@ -21,6 +21,12 @@ import { t, onLangChange } from './i18n.js';
  * participant whose roster entry was claimed again elsewhere keeps `voter` with
  * `moved: true` and the new `claim` (it may no longer vote), as the server's view has it.
  */
+/** The state with draft `id` replaced by `fn(draft)`. */
+function mapDraft(state, id, fn) {
+  if (!Array.isArray(state.drafts) || !state.drafts.some((d) => d.id === id)) return state;
+  return { ...state, drafts: state.drafts.map((d) => (d.id === id ? fn(d) : d)) };
+}
+
 export function applyEvent(state, event) {
   if (!state || !event || typeof event.kind !== 'string') return state;
   switch (event.kind) {
@@ -223,6 +229,29 @@ export function applyEvent(state, event) {
       }
       return state;
     }
+    case 'draft.edited': {
+      if (!('text' in event)) return state;
+      return mapDraft(state, event.draft, (d) => ({
+        ...d,
+        text: event.text,
+        version: event.version,
+        ...(Array.isArray(d.versions)
+          ? { versions: [...d.versions, { version: event.version, at: event.at, role: event.role, text: event.text }] }
+          : {}),
+      }));
+    }
+    case 'draft.created': {
+      if (!('title' in event) || (state.drafts || []).some((d) => d.id === event.draft)) return state;
+      const staff = state.role === 'moderator' || state.role === 'rapporteur';
+      const draft = {
+        id: event.draft, kind: event.draft_kind, title: event.title, text: event.text, status: 'draft', version: 1,
+        adopted_by: null, poll: null,
+        ...(staff ? { versions: [{ version: 1, at: event.at, role: event.role, text: event.text }] } : {}),
+      };
+      return { ...state, drafts: [...(state.drafts || []), draft] };
+    }
+    case 'draft.withdrawn':
+      return mapDraft(state, event.draft, (d) => ({ ...d, status: 'withdrawn' }));
     default:
       return state;
   }

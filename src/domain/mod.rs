@@ -9,6 +9,7 @@
 
 pub mod agenda;
 pub mod definition;
+pub mod drafts;
 pub mod floor;
 pub mod questions;
 pub mod record;
@@ -20,6 +21,7 @@ pub use agenda::{AgendaCommand, AgendaEvent, Phase};
 pub use definition::{
     AgendaItemDef, DefinitionError, DraftDef, DraftKind, ItemKind, SessionDefinition, Settings, VotingMode,
 };
+pub use drafts::{DraftCommand, DraftEvent};
 pub use floor::{FloorCommand, FloorEvent};
 pub use questions::{Question, QuestionCommand, QuestionEvent, QuestionStatus};
 pub use record::{RecordCommand, RecordEvent};
@@ -85,6 +87,7 @@ pub enum Command {
     Floor(FloorCommand),
     Vote(VoteCommand),
     Record(RecordCommand),
+    Draft(DraftCommand),
 }
 
 impl Command {
@@ -96,6 +99,7 @@ impl Command {
             Command::Floor(c) => c.op(),
             Command::Vote(c) => c.op(),
             Command::Record(c) => c.op(),
+            Command::Draft(c) => c.op(),
         }
     }
 
@@ -106,8 +110,13 @@ impl Command {
             Command::Question(c) => c.role(),
             Command::Floor(c) => c.role(),
             Command::Vote(c) => c.role(),
-            Command::Record(_) => Role::Rapporteur,
+            Command::Record(_) | Command::Draft(_) => Role::Rapporteur,
         }
+    }
+
+    /// Whether `role` may send it: its own role, and the moderator may also word the texts.
+    pub fn allows(&self, role: Role) -> bool {
+        self.role() == role || (matches!(self, Command::Draft(_)) && role == Role::Moderator)
     }
 
     /// A ballot: counted by the store, not a sequenced event.
@@ -159,6 +168,7 @@ impl Command {
                 }
             },
             Command::Record(_) => Footprint::default(),
+            Command::Draft(c) => Footprint { texts: vec![c.draft().to_owned()], ..Footprint::default() },
         }
     }
 }
@@ -173,6 +183,7 @@ pub enum Event {
     Floor(FloorEvent),
     Vote(VoteEvent),
     Record(RecordEvent),
+    Draft(DraftEvent),
 }
 
 impl Event {
@@ -183,6 +194,7 @@ impl Event {
             Event::Floor(e) => e.kind(),
             Event::Vote(e) => e.kind(),
             Event::Record(e) => e.kind(),
+            Event::Draft(e) => e.kind(),
         }
     }
 
@@ -195,6 +207,7 @@ impl Event {
             Event::Floor(e) => Some(Event::Floor(e.for_role(role))),
             Event::Vote(e) => Some(Event::Vote(e.for_role(role))),
             Event::Record(e) => e.visible_to(role).then(|| self.clone()),
+            Event::Draft(_) => Some(self.clone()),
         }
     }
 
@@ -214,6 +227,12 @@ impl From<AgendaEvent> for Event {
 impl From<QuestionEvent> for Event {
     fn from(e: QuestionEvent) -> Self {
         Event::Question(e)
+    }
+}
+
+impl From<DraftEvent> for Event {
+    fn from(e: DraftEvent) -> Self {
+        Event::Draft(e)
     }
 }
 

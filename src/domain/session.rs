@@ -10,12 +10,14 @@
 use super::agenda::AgendaEvent;
 use super::agenda::{Agenda, AgendaCommand, ItemPlan, Phase};
 use super::definition::{DraftKind, SessionDefinition, Settings};
+use super::drafts::{self, DraftCommand, DraftEvent, DraftText};
 use super::floor::{self, Floor, FloorCommand};
 use super::questions::{self, QuestionCommand, Questions};
 use super::record::RecordState;
 use super::votes::{self, AdoptedBy, Outcome, VoteCommand, VoteEvent, Votes};
 use super::{Actor, Command, DomainError, Event, Millis, Reply};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,6 +66,8 @@ pub struct Footprint {
     pub entry: Option<String>,
     /// The participant whose roster binding the command reads.
     pub voter: Option<String>,
+    /// The draft texts the command reads.
+    pub texts: Vec<String>,
 }
 
 /// What a command decided: its events (already folded into the session) and its reply.
@@ -93,6 +97,9 @@ pub struct Session {
     pub roster: Option<RosterSummary>,
     #[serde(default)]
     pub record: RecordState,
+    /// The drafts' wording, with every version (a store may load only those a command touches).
+    #[serde(default)]
+    pub texts: BTreeMap<String, DraftText>,
 }
 
 impl Session {
@@ -102,6 +109,12 @@ impl Session {
             .agenda
             .iter()
             .map(|i| ItemPlan { kind: i.kind, turn_seconds: i.turn_seconds.unwrap_or(settings.turn_seconds) })
+            .collect();
+        let texts = definition
+            .drafts
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (format!("d{}", i + 1), DraftText::new(d.title.clone(), d.text.clone(), created_at, None)))
             .collect();
         let drafts = definition
             .drafts
@@ -129,6 +142,7 @@ impl Session {
             votes: Votes::default(),
             roster: None,
             record: RecordState::default(),
+            texts,
         }
     }
 
@@ -136,12 +150,12 @@ impl Session {
         self.settings.voting == crate::domain::VotingMode::Roster
     }
 
-    /// A draft that may be put to the vote or adopted now.
-    fn draft_open(&self, id: &str) -> Result<(), DomainError> {
+    /// A draft that may be put to the vote, adopted, edited or withdrawn now: its version.
+    fn draft_open(&self, id: &str) -> Result<u32, DomainError> {
         let d = self.drafts.iter().find(|d| d.id == id);
         let d = d.ok_or_else(|| DomainError::NotFound(format!("there is no draft {}", questions::shown(id))))?;
         match d.status {
-            DraftStatus::Draft => Ok(()),
+            DraftStatus::Draft => Ok(d.version),
             DraftStatus::Voting => Err(DomainError::Conflict("this draft is being voted on".into())),
             other => Err(DomainError::Conflict(format!("this draft is {}", serde_name(other)))),
         }
@@ -194,7 +208,7 @@ impl Session {
     }
 
     fn check(&self, actor: &Actor, command: &Command) -> Result<(), DomainError> {
-        if command.role() != actor.role {
+        if !command.allows(actor.role) {
             return Err(DomainError::Forbidden(format!(
                 "{} is not allowed for the {}",
                 command.op(),
@@ -265,6 +279,14 @@ impl Session {
                 };
                 (events.into_iter().map(Event::from).collect(), reply)
             }
+            Command::Draft(c) => {
+                let open = match c {
+                    DraftCommand::Create { .. } => Ok(()),
+                    other => self.draft_open(other.draft()).map(|_| ()),
+                };
+                let event = drafts::decide(c, self.texts.get(c.draft()), open, self.drafts.len(), actor.role, now)?;
+                (vec![Event::from(event)], None)
+            }
             Command::Record(c) => {
                 let ended = self.agenda.phase == Phase::Ended;
                 (self.record.decide(ended, c, now)?.into_iter().map(Event::from).collect(), None)
@@ -296,6 +318,41 @@ impl Session {
                 self.votes.apply(e);
             }
             Event::Record(e) => self.record.apply(e),
+            Event::Draft(e) => self.apply_draft(e),
+        }
+    }
+
+    fn apply_draft(&mut self, event: &DraftEvent) {
+        match event {
+            DraftEvent::Edited { draft, version, text, at, role } => {
+                if let Some(t) = self.texts.get_mut(draft) {
+                    t.versions.push(drafts::Version {
+                        version: *version,
+                        at: *at,
+                        role: Some(*role),
+                        text: text.clone(),
+                    });
+                }
+                if let Some(d) = self.drafts.iter_mut().find(|d| &d.id == draft) {
+                    d.version = *version;
+                }
+            }
+            DraftEvent::Created { draft, draft_kind, title, text, at, role } => {
+                self.texts.insert(draft.clone(), DraftText::new(title.clone(), text.clone(), *at, Some(*role)));
+                self.drafts.push(DraftState {
+                    id: draft.clone(),
+                    kind: *draft_kind,
+                    status: DraftStatus::Draft,
+                    version: 1,
+                    adopted_by: None,
+                    poll: None,
+                });
+            }
+            DraftEvent::Withdrawn { draft, .. } => {
+                if let Some(d) = self.drafts.iter_mut().find(|d| &d.id == draft) {
+                    d.status = DraftStatus::Withdrawn;
+                }
+            }
         }
     }
 

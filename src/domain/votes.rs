@@ -119,6 +119,9 @@ pub struct Poll {
     pub secret: bool,
     pub hidden: bool,
     pub opened_at: Millis,
+    /// The version of the draft's text put to the vote.
+    #[serde(default)]
+    pub version: u32,
     #[serde(default)]
     pub closed_at: Option<Millis>,
     /// The result, once closed.
@@ -310,8 +313,8 @@ impl VoteEvent {
 /// What the votes' rules need from the rest of the session.
 pub struct Context<'a> {
     pub roster_mode: bool,
-    /// The draft's status, if there is such a draft.
-    pub draft_open: &'a dyn Fn(&str) -> Result<(), DomainError>,
+    /// Whether the draft may be voted on now, and its version.
+    pub draft_open: &'a dyn Fn(&str) -> Result<u32, DomainError>,
 }
 
 /// Who casts a ballot: the voter's id (participant, or roster entry) and weight.
@@ -367,7 +370,7 @@ impl Votes {
     ) -> Result<Vec<VoteEvent>, DomainError> {
         Ok(match command {
             VoteCommand::PollOpen { id, draft, method, quorum, secret, hidden } => {
-                (ctx.draft_open)(draft)?;
+                let version = (ctx.draft_open)(draft)?;
                 if self.polls.contains_key(id) {
                     return Err(DomainError::Conflict("that poll id is taken; send it again with a new id".into()));
                 }
@@ -380,6 +383,7 @@ impl Votes {
                     secret: *secret,
                     hidden: *hidden,
                     opened_at: now,
+                    version,
                     closed_at: None,
                     result: None,
                 };

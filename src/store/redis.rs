@@ -122,6 +122,7 @@ impl Core {
             votes: Votes::default(),
             roster: self.roster,
             record: self.record,
+            texts: BTreeMap::new(),
         }
     }
 }
@@ -174,6 +175,7 @@ struct Loaded {
     entry: Option<(String, Option<String>, Option<String>)>,
     /// A participant's roster binding: (participant, entry as read).
     voter: Option<(String, Option<String>)>,
+    texts: BTreeMap<String, Option<String>>,
 }
 
 /// Applies a decided command. KEYS: seq, events, cmd, counts, upvotes, audit, then one key per
@@ -357,10 +359,10 @@ return {'ok', tostring(seq)}
 "#;
 
 /// Everything a view needs, read at one `seq`. KEYS: seq, core, def, floor, questions,
-/// upvotes, polls, participants, claims, bound, roster. ARGV: the viewing participant's id (''
+/// upvotes, polls, participants, claims, bound, roster, texts. ARGV: the viewing participant's id (''
 /// for none), the prefix of upvoter sets, the prefix of tallies. Returns, after the upvotes:
-/// polls, their tallies (in the same order), participants, claimed entries, and the viewer's
-/// roster entry, its claim and its roster record.
+/// polls, their tallies (in the same order), participants, claimed entries, the viewer's
+/// roster entry, its claim and its roster record, and the drafts' texts.
 const SNAPSHOT: &str = r#"
 local core = redis.call('GET', KEYS[2])
 if not core then return {} end
@@ -384,7 +386,7 @@ if ARGV[1] ~= '' then
 end
 return {redis.call('GET', KEYS[1]) or '0', core, redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[4]) or '',
         qs, redis.call('HGETALL', KEYS[6]), upvoted, polls, tallies, redis.call('HLEN', KEYS[8]),
-        redis.call('HLEN', KEYS[9]), entry, claim, record}
+        redis.call('HLEN', KEYS[9]), entry, claim, record, redis.call('HGETALL', KEYS[12])}
 "#;
 
 const JOIN: &str = r#"
@@ -590,6 +592,9 @@ impl RedisStore {
         if let Some(p) = &footprint.voter {
             pipe.hget(key(id, "bound"), p);
         }
+        for t in &footprint.texts {
+            pipe.hget(key(id, "texts"), t);
+        }
         let mut values: std::vec::IntoIter<redis::Value> =
             pipe.query_async::<Vec<redis::Value>>(&mut self.conn()).await.map_err(unavailable)?.into_iter();
         let mut next = || -> Result<Option<String>, StoreError> {
@@ -629,6 +634,10 @@ impl RedisStore {
             Some(p) => Some((p.clone(), next()?)),
             None => None,
         };
+        let mut texts = BTreeMap::new();
+        for t in &footprint.texts {
+            texts.insert(t.clone(), next()?);
+        }
         let core = match (core, &done) {
             (Some(c), _) => c,
             // A deleted session answers NotFound even to a retry of a command it once applied.
@@ -647,6 +656,7 @@ impl RedisStore {
             participants,
             entry,
             voter,
+            texts,
         })
     }
 
@@ -690,6 +700,11 @@ impl RedisStore {
         if let Some((p, Some(e))) = &loaded.voter {
             session.votes.bound.insert(p.clone(), e.clone());
         }
+        for (t, raw) in &loaded.texts {
+            if let Some(raw) = raw {
+                session.texts.insert(t.clone(), parse(raw)?);
+            }
+        }
         session.questions.open_total = loaded.open_total;
         if let Some((p, n)) = &loaded.open_mine {
             session.questions.open_by.insert(p.clone(), *n);
@@ -727,6 +742,10 @@ impl RedisStore {
         }
         if let Some((p, read)) = &loaded.voter {
             slots.push(Slot::new(key(id, "bound"), p, read.clone(), after.votes.bound.get(p).cloned()));
+        }
+        for (t, read) in &loaded.texts {
+            let now = after.texts.get(t).map(json).transpose()?;
+            slots.push(Slot::new(key(id, "texts"), t, read.clone(), now));
         }
         Ok(slots)
     }
@@ -961,17 +980,20 @@ impl Store for RedisStore {
         if !reserved {
             return Err(StoreError::CodeTaken);
         }
-        redis::pipe()
-            .atomic()
+        let texts =
+            session.texts.iter().map(|(k, t)| Ok((k.clone(), json(t)?))).collect::<Result<Vec<_>, StoreError>>()?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
             .set(key(&session.id, "def"), json(definition)?)
             .set(key(&session.id, "core"), json(&Core::of(session))?)
             .set(key(&session.id, "floor"), json(&session.floor)?)
             .set(key(&session.id, "seq"), session.seq)
             .set(key(&session.id, "auth"), json(credentials)?)
-            .sadd(SESSIONS, &session.id)
-            .query_async::<()>(&mut c)
-            .await
-            .map_err(unavailable)
+            .sadd(SESSIONS, &session.id);
+        if !texts.is_empty() {
+            pipe.hset_multiple(key(&session.id, "texts"), &texts);
+        }
+        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
     }
 
     async fn snapshot(&self, id: &str, viewer: Option<&str>) -> Result<Option<Snapshot>, StoreError> {
@@ -988,6 +1010,7 @@ impl Store for RedisStore {
             .key(key(id, "claims"))
             .key(key(id, "bound"))
             .key(key(id, "roster"))
+            .key(key(id, "texts"))
             .arg(viewer.unwrap_or(""))
             .arg(key(id, "up:"))
             .arg(key(id, "tally:"))
@@ -1028,6 +1051,9 @@ impl Store for RedisStore {
         let participants: u64 = redis::from_redis_value(next()?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let claimed: u64 = redis::from_redis_value(next()?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let (entry, claim, record) = (read(next()?)?, read(next()?)?, read(next()?)?);
+        for (t, raw) in pairs(next()?)? {
+            session.texts.insert(t, parse(&raw)?);
+        }
         session.votes.eligible = match session.roster {
             Some(r) if session.roster_mode() => r.weight,
             _ if session.roster_mode() => 0,

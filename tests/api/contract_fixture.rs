@@ -121,7 +121,7 @@ async fn a_recorded_debate_is_written_for_the_page_clients_fold() {
     let moderator = json!({"type": "hello", "session": id, "key": created["moderator_key"]});
     let mut m = Recorder::join(&app, "moderator", moderator).await;
     let rapporteur = json!({"type": "hello", "session": id, "key": created["rapporteur_key"]});
-    let r = Recorder::join(&app, "rapporteur", rapporteur).await;
+    let mut r = Recorder::join(&app, "rapporteur", rapporteur).await;
     let s = Recorder::join(&app, "screen", json!({"type": "hello", "code": code, "role": "screen"})).await;
     let mut a = Recorder::join(&app, "asker", json!({"type": "hello", "code": code})).await;
     let mut b = Recorder::join(&app, "participant", json!({"type": "hello", "code": code})).await;
@@ -160,6 +160,10 @@ async fn a_recorded_debate_is_written_for_the_page_clients_fold() {
     a.ok("vote.cast", json!({"poll": p1, "choice": "abstain"})).await;
     m.ok("poll.close", json!({"poll": p1})).await;
     m.ok("draft.adopt_by_consensus", json!({"draft": "d2"})).await;
+    r.ok("draft.edit", json!({"draft": "d4", "text": "Associations should hold inter-community meetings every year."}))
+        .await;
+    m.ok("draft.create", json!({"kind": "recommendation", "title": "Youth", "text": "Include youth councils."})).await;
+    r.ok("draft.withdraw", json!({"draft": "d5"})).await;
     let p2 = m.ok("poll.open", json!({"draft": "d3", "method": "two_thirds", "hidden": true})).await["poll"].clone();
     b.ok("vote.cast", json!({"poll": p2, "choice": "for"})).await;
     let last = m.ok("poll.cancel", json!({"poll": p2})).await["seq"].as_u64().expect("seq");

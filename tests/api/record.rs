@@ -8,6 +8,7 @@ on_both_stores! {
     a_finalised_record_holds_the_votes_and_notes_and_its_digest_proves_the_copy,
     the_record_is_finalised_only_after_the_end_and_then_nothing_changes,
     the_exports_are_the_moderators_and_the_rapporteurs_only,
+    every_version_of_a_text_is_kept_and_the_vote_names_the_version_it_adopted,
 }
 
 async fn get(app: &TestApp, created: &Value, path: &str, key: Option<&Value>) -> reqwest::Response {
@@ -116,4 +117,56 @@ async fn the_exports_are_the_moderators_and_the_rapporteurs_only(backend: Backen
             assert_eq!(get(&app, &created, path, Some(&created[key])).await.status(), 200, "{path} with the {key}");
         }
     }
+}
+
+async fn every_version_of_a_text_is_kept_and_the_vote_names_the_version_it_adopted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let created = app.create(&sou94()).await;
+    let (mut m, _) = hello_moderator(&app, &created).await;
+    let (mut p, _) = hello_participant(&app, &created["code"]).await;
+    let mut r = rapporteur(&app, &created).await;
+    ok(&mut m, "agenda.next", json!({})).await;
+
+    let amended = "The participants call on the State to transfer competences and resources within two years.";
+    ok(&mut r, "draft.edit", json!({"draft": "d1", "text": amended})).await;
+    ok(&mut m, "draft.edit", json!({"draft": "d1", "text": format!("{amended} Each year.")})).await;
+    assert_eq!(p.call("draft.edit", json!({"draft": "d1", "text": "x"})).await["code"], "forbidden");
+    let same = r.call("draft.edit", json!({"draft": "d1", "text": format!("{amended} Each year.")})).await;
+    assert_eq!(same["code"], "conflict", "unchanged: {same}");
+    let lang = r.call("draft.edit", json!({"draft": "d1", "text": "Texte", "lang": "fr"})).await;
+    assert_eq!(lang["code"], "invalid", "{lang}");
+
+    let poll = ok(&mut m, "poll.open", json!({"draft": "d1"})).await["poll"].clone();
+    let during = r.call("draft.edit", json!({"draft": "d1", "text": "changed during the vote"})).await;
+    assert_eq!(during["code"], "conflict", "a text being voted on is not edited: {during}");
+    ok(&mut p, "vote.cast", json!({"poll": poll, "choice": "for"})).await;
+    ok(&mut m, "poll.close", json!({"poll": poll})).await;
+    let after = r.call("draft.edit", json!({"draft": "d1", "text": "changed after adoption"})).await;
+    assert_eq!(after["code"], "conflict", "{after}");
+
+    let new = ok(
+        &mut r,
+        "draft.create",
+        json!({"kind": "recommendation", "title": "Youth", "text": "Include youth councils."}),
+    )
+    .await;
+    let _ = new;
+    ok(&mut m, "draft.withdraw", json!({"draft": "d4"})).await;
+
+    let rapporteur_key = created["rapporteur_key"].clone();
+    let record: Value = get(&app, &created, "record.json", Some(&rapporteur_key)).await.json().await.expect("json");
+    let d1 = &record["drafts"][0];
+    assert_eq!((d1["version"].as_u64(), d1["status"].as_str()), (Some(3), Some("adopted")));
+    assert_eq!(d1["versions"].as_array().map(Vec::len), Some(3), "every version kept: {d1}");
+    assert_eq!(d1["versions"][1]["role"], "rapporteur");
+    assert_eq!(d1["versions"][2]["role"], "moderator");
+    assert_eq!(record["polls"][0]["version"], 3, "the vote names the version it adopted");
+    assert_eq!(record["drafts"][3]["status"], "withdrawn");
+    let created_draft = record["drafts"].as_array().expect("drafts").iter().find(|d| d["title"] == "Youth").cloned();
+    assert_eq!(created_draft.map(|d| d["text"].clone()), Some(json!("Include youth councils.")));
+
+    // Participants read the current wording, not the history.
+    let (_, welcome) = hello_participant(&app, &created["code"]).await;
+    assert_eq!(welcome["state"]["drafts"][0]["text"], format!("{amended} Each year."));
+    assert!(welcome["state"]["drafts"][0].get("versions").is_none());
 }
