@@ -36,7 +36,10 @@ fn verify(file: &std::path::Path) -> anyhow::Result<()> {
             println!("{}: the original record (SHA-256 {digest})", file.display());
             Ok(())
         }
-        Err(e) => anyhow::bail!("{}: NOT the original record: {e}", file.display()),
+        Err(e) => {
+            eprintln!("{}: NOT the original record: {e}", file.display());
+            std::process::exit(1)
+        }
     }
 }
 
