@@ -28,6 +28,7 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
         .route("/api/sessions/{id}/events.jsonl", get(record::events))
         .route("/api/sessions/{id}/record.json", get(record::json_export))
         .route("/api/sessions/{id}/record.md", get(record::markdown))
+        .route("/api/sessions/{id}/record.html", get(record::html_export))
         .route("/api/sessions/{id}/results.csv", get(record::results))
         .route("/api/sessions/{id}/roster", axum::routing::put(votes::put_roster))
         .route("/api/sessions/{id}/roster/cards.html", get(votes::cards))
