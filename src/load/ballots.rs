@@ -170,11 +170,14 @@ pub struct Receipts {
 pub struct Listed {
     pub receipt: String,
     pub choice: String,
-    pub weight: u64,
+    /// Left out of a secret poll's receipts.
+    #[serde(default)]
+    pub weight: Option<u64>,
 }
 
 /// What is wrong with a poll's published receipts, given the expected ones and tally: empty when
-/// they list exactly the voters' receipts with their final choices (weight 1), sorted by receipt.
+/// they list exactly the voters' receipts with their final choices (weight 1 where given), sorted
+/// by receipt.
 pub fn check_receipts(doc: &Receipts, poll: &str, expected: &[(String, Choice)], tally: Tally) -> Vec<String> {
     let mut problems = Vec::new();
     if doc.poll != poll {
@@ -187,7 +190,7 @@ pub fn check_receipts(doc: &Receipts, poll: &str, expected: &[(String, Choice)],
     if !doc.receipts.windows(2).all(|w| w[0].receipt <= w[1].receipt) {
         problems.push("the receipts are not sorted by receipt".into());
     }
-    let heavy = doc.receipts.iter().filter(|l| l.weight != 1).count();
+    let heavy = doc.receipts.iter().filter(|l| l.weight.is_some_and(|w| w != 1)).count();
     if heavy > 0 {
         problems.push(format!("{heavy} receipts with a weight other than 1"));
     }
@@ -383,7 +386,7 @@ mod tests {
             cast: receipts.len() as u64,
             receipts: receipts
                 .iter()
-                .map(|(r, c, w)| Listed { receipt: (*r).into(), choice: (*c).into(), weight: *w })
+                .map(|(r, c, w)| Listed { receipt: (*r).into(), choice: (*c).into(), weight: Some(*w) })
                 .collect(),
         }
     }
