@@ -34,6 +34,8 @@ struct Entry {
     vote_windows: HashMap<String, (i64, u64)>,
     /// Poll → voter key → ballot.
     ballots: HashMap<String, HashMap<String, Ballot>>,
+    /// Poll → the receipts given, so each is unique.
+    receipts: HashMap<String, HashSet<String>>,
     /// Voting code → roster entry.
     codes: HashMap<String, String>,
     /// The roster in its order.
@@ -73,7 +75,13 @@ impl Entry {
             None => {
                 tally.cast += 1;
                 tally.cast_weight += voter.weight;
-                new_receipt()
+                // Unique per poll, as the Redis store keeps them.
+                let given = self.receipts.entry(poll.to_owned()).or_default();
+                let mut receipt = new_receipt();
+                while !given.insert(receipt.clone()) {
+                    receipt = new_receipt();
+                }
+                receipt
             }
         };
         *weight_of(tally, choice) += voter.weight;
@@ -195,6 +203,7 @@ impl Store for MemoryStore {
                 upvoters: HashMap::new(),
                 vote_windows: HashMap::new(),
                 ballots: HashMap::new(),
+                receipts: HashMap::new(),
                 codes: HashMap::new(),
                 roster_order: Vec::new(),
                 claim_failures: (0, 0),

@@ -298,7 +298,9 @@ return {'ok', seq, reply}
 
 /// A ballot, checked against the poll (and, in roster mode, the voter's claim) as read. KEYS:
 /// seq, cmd, polls, the poll's ballots, its tally, participants, claims. ARGV: cmd TTL,
-/// channel, session id, poll id, poll as read, voter key, choice, weight, a fresh receipt,
+/// channel, session id, poll id, poll as read, voter key, choice, weight, fresh receipts (a few
+/// candidates, space-separated; the first unused one is taken and marked `r:<receipt>` in the
+/// ballots hash),
 /// hidden (1/0), the roster's weight (-1: open mode, count participants), roster entry ('' in
 /// open mode), its claim as read. The ballot is stored under the voter key as
 /// `choice|weight|receipt`; changing one's choice keeps the receipt.
@@ -314,13 +316,18 @@ if raw then
   for k, _ in pairs(t) do t[k] = tonumber(d[k] or 0) end
 end
 local weight = tonumber(ARGV[8])
-local receipt = ARGV[9]
+local receipt = nil
 local old = redis.call('HGET', KEYS[4], ARGV[6])
 if old then
   local c, w, r = string.match(old, '^([a-z]+)|(%d+)|(.+)$')
   t[c] = t[c] - tonumber(w)
   receipt = r
 else
+  -- The first candidate no other ballot of this poll holds: receipts are unique per poll.
+  for cand in string.gmatch(ARGV[9], '%S+') do
+    if redis.call('HSETNX', KEYS[4], 'r:' .. cand, '1') == 1 then receipt = cand break end
+  end
+  if not receipt then return {'retry'} end
   t.cast = t.cast + 1
   t.cast_weight = t.cast_weight + weight
 end
@@ -427,6 +434,8 @@ pub struct RedisStore {
     presence: Script,
     feed: broadcast::Sender<Feed>,
     subscriber: tokio::task::JoinHandle<()>,
+    /// Ballot salts by session, read once (a salt never changes).
+    salts: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl Drop for RedisStore {
@@ -478,6 +487,7 @@ impl RedisStore {
             presence: Script::new(PRESENCE),
             feed,
             subscriber,
+            salts: std::sync::Mutex::new(HashMap::new()),
         };
         // Loaded now, so the first commands of a busy room do not each fail with NOSCRIPT and
         // load them again.
@@ -829,8 +839,14 @@ impl RedisStore {
 }
 
 impl RedisStore {
+    /// The session's ballot salt: it never changes, so it is read once per process.
     async fn salt(&self, id: &str) -> Result<String, StoreError> {
-        Ok(self.credentials(id).await?.ok_or(StoreError::NotFound)?.ballot_salt)
+        if let Some(salt) = self.salts.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(salt.clone());
+        }
+        let salt = self.credentials(id).await?.ok_or(StoreError::NotFound)?.ballot_salt;
+        self.salts.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), salt.clone());
+        Ok(salt)
     }
 
     /// The viewer's own ballot in each poll.
@@ -932,7 +948,7 @@ impl RedisStore {
                 .arg(voter_key(&salt, &voter.id))
                 .arg(choice.as_str())
                 .arg(voter.weight)
-                .arg(new_receipt())
+                .arg((0..3).map(|_| new_receipt()).collect::<Vec<_>>().join(" "))
                 .arg(if hidden { "1" } else { "0" })
                 .arg(roster_weight)
                 .arg(entry)
