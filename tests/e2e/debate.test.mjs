@@ -5,29 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  createSession, useServerAndBrowser, tid, screenshot, watchErrors, checkA11y, sou94, storeName, PHONE, PROJECTOR, LAPTOP,
+  createSession, useServerAndBrowser, openOnline, send, tid, screenshot, checkA11y, sou94, storeName, PHONE, PROJECTOR, LAPTOP,
 } from './harness.mjs';
 
 const room = useServerAndBrowser();
 const q = (id) => `${tid('questions-list')} ${tid('question')}[data-id="${id}"]`;
 
-async function open(options, url) {
-  const context = await room.browser.newContext(options);
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  await page.goto(url);
-  await page.waitForSelector(`${tid('conn-state')}[data-state="online"]`);
-  return { context, page, errors };
-}
+const open = (options, url) => openOnline(room.browser, options, url);
 
-/** Sends a command from a page's client and resolves with its record once answered. */
-const send = (page, op, fields = {}) => page.evaluate(([o, f]) => new Promise((resolve) => {
-  const rec = window.__palabre.send(o, f);
-  const check = () => (rec.status === 'acked' || rec.status === 'refused'
-    ? resolve({ status: rec.status, result: rec.result, error: rec.error })
-    : setTimeout(check, 20));
-  check();
-}), [op, fields]);
 
 const visible = (page, sel) => page.waitForSelector(sel, { state: 'visible' });
 const hidden = (page, sel) => page.waitForSelector(sel, { state: 'hidden' });

@@ -171,3 +171,22 @@ export function useServerAndBrowser() {
   });
   return it;
 }
+
+/** Opens `url` in a fresh context of `browser`; resolves once the page's link is online. */
+export async function openOnline(browser, options, url) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(url);
+  await page.waitForSelector(`${tid('conn-state')}[data-state="online"]`);
+  return { context, page, errors };
+}
+
+/** Sends a command from a page's client and resolves with its record once answered. */
+export const send = (page, op, fields = {}) => page.evaluate(([o, f]) => new Promise((resolve) => {
+  const rec = window.__palabre.send(o, f);
+  const check = () => (rec.status === 'acked' || rec.status === 'refused'
+    ? resolve({ status: rec.status, result: rec.result, error: rec.error })
+    : setTimeout(check, 20));
+  check();
+}), [op, fields]);

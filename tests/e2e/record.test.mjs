@@ -10,28 +10,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  createSession, useServerAndBrowser, tid, screenshot, watchErrors, checkA11y, sou94, storeName, shots, PHONE, LAPTOP,
+  createSession, useServerAndBrowser, openOnline, send, tid, screenshot, watchErrors, checkA11y, sou94, storeName, shots, PHONE, LAPTOP,
 } from './harness.mjs';
 
 const room = useServerAndBrowser();
 
-async function open(options, url) {
-  const context = await room.browser.newContext(options);
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  await page.goto(url);
-  await page.waitForSelector(`${tid('conn-state')}[data-state="online"]`);
-  return { context, page, errors };
-}
+const open = (options, url) => openOnline(room.browser, options, url);
 
-/** Sends a command from a page's client and resolves with its record once answered. */
-const send = (page, op, fields = {}) => page.evaluate(([o, f]) => new Promise((resolve) => {
-  const rec = window.__palabre.send(o, f);
-  const check = () => (rec.status === 'acked' || rec.status === 'refused'
-    ? resolve({ status: rec.status, result: rec.result, error: rec.error })
-    : setTimeout(check, 20));
-  check();
-}), [op, fields]);
 
 async function ok(page, op, fields) {
   const r = await send(page, op, fields);
