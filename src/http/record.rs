@@ -53,8 +53,12 @@ pub async fn json_export(
 ) -> Result<Response, ApiError> {
     let record = built(&state, &id, &headers).await?;
     let body = serde_json::to_string_pretty(&record).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "application/json; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body)
-        .into_response())
+    Ok(private("application/json; charset=utf-8", body))
+}
+
+/// An export of the record: the keepers' only, so never cached.
+fn private(content_type: &'static str, body: String) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], body).into_response()
 }
 
 /// `GET /api/sessions/{id}/record.md`: readable minutes.
@@ -64,11 +68,7 @@ pub async fn markdown(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = built(&state, &id, &headers).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-        crate::record::markdown(&record),
-    )
-        .into_response())
+    Ok(private("text/markdown; charset=utf-8", crate::record::markdown(&record)))
 }
 
 /// `GET /api/sessions/{id}/results.csv`: one row per poll.
@@ -78,11 +78,7 @@ pub async fn results(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = built(&state, &id, &headers).await?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-        crate::record::results_csv(&record),
-    )
-        .into_response())
+    Ok(private("text/csv; charset=utf-8", crate::record::results_csv(&record)))
 }
 
 /// `?lang=fr|en` of `record.html`; without it the labels are in both languages.
