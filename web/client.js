@@ -1113,3 +1113,28 @@ export function every(ms, fn) {
     if (document.visibilityState !== 'hidden') fn();
   }, ms);
 }
+
+/**
+ * Gives `css` to the page at `url` in window `w` once it has loaded. A page opened from a blob
+ * URL (voting cards, printable minutes) inherits this page's CSP, which refuses its inline
+ * style; a constructed stylesheet is allowed.
+ */
+export function styleWhenLoaded(w, url, css) {
+  let tries = 0;
+  const apply = () => {
+    try {
+      if (w.closed || (tries += 1) > 200) return true;
+      const d = w.document;
+      if (!d || d.URL !== url || d.readyState === 'loading') return false;
+      const sheet = new w.CSSStyleSheet();
+      sheet.replaceSync(css);
+      d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
+      return true;
+    } catch {
+      return true;
+    }
+  };
+  const timer = setInterval(() => {
+    if (apply()) clearInterval(timer);
+  }, 25);
+}

@@ -4,7 +4,7 @@
 // has ended) with the digest, and the exports, fetched with the key as a bearer header.
 
 import {
-  connect, h, fill, setText, pathSegment, fragmentKey, itemStatus, itemSeconds, fmtDuration, fmtTime, every,
+  connect, h, fill, setText, pathSegment, fragmentKey, itemStatus, itemSeconds, fmtDuration, fmtTime, every, styleWhenLoaded,
 } from './client.js';
 import { t, tv, currentLang } from './i18n.js';
 import { $, startPage, showContent, showFatal, renderPhase, renderNow, rowAttrs, statusTag } from './render.js';
@@ -460,24 +460,4 @@ function openMinutes(html) {
   }
   if (css) styleWhenLoaded(w, rec.url, css);
   setStatus('export-status', t('rap.export_opened'), 'ok');
-}
-
-function styleWhenLoaded(w, url, css) {
-  let tries = 0;
-  const apply = () => {
-    try {
-      if (w.closed || (tries += 1) > 200) return true;
-      const d = w.document;
-      if (!d || d.URL !== url || d.readyState === 'loading') return false;
-      const sheet = new w.CSSStyleSheet();
-      sheet.replaceSync(css);
-      d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
-      return true;
-    } catch {
-      return true;
-    }
-  };
-  const timer = setInterval(() => {
-    if (apply()) clearInterval(timer);
-  }, 25);
 }

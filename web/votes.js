@@ -1171,7 +1171,7 @@ export function mountVotes(client, { sessionId, key }) {
         $('cards-fallback').hidden = false;
         link.focus();
       } else if (css) {
-        styleWhenLoaded(w, rui.url, css);
+        C.styleWhenLoaded(w, rui.url, css);
       }
     } catch {
       rosterError(t('roster.err_network'));
@@ -1179,27 +1179,6 @@ export function mountVotes(client, { sessionId, key }) {
       btn.setAttribute('aria-busy', 'false');
     }
   });
-
-  /** Gives `css` to the page at `url` in window `w` once it is there (same origin: a blob of ours). */
-  function styleWhenLoaded(w, url, css) {
-    let tries = 0;
-    const apply = () => {
-      try {
-        if (w.closed || (tries += 1) > 200) return true;
-        const d = w.document;
-        if (!d || d.URL !== url || d.readyState === 'loading') return false;
-        const sheet = new w.CSSStyleSheet();
-        sheet.replaceSync(css);
-        d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
-        return true;
-      } catch {
-        return true;
-      }
-    };
-    const timer = setInterval(() => {
-      if (apply()) clearInterval(timer);
-    }, 25);
-  }
 
   $('btn-codes-csv').addEventListener('click', () => {
     if (!rui.codes) return;
