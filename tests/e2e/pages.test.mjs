@@ -151,7 +151,8 @@ test(`a French phone gets French, and the switch changes it (${storeName})`, asy
   const created = await createSession(room.server.base);
   const phone = await open({ ...PHONE, locale: 'fr-FR' }, created.links.participant);
   await online(phone.page);
-  assert.equal(await phone.page.getAttribute('html', 'lang'), 'fr');
+  // The language is set once its dictionary has loaded: wait for it rather than read it at once.
+  await phone.page.waitForFunction(() => document.documentElement.lang === 'fr');
   await textIs(phone.page, 'phase', 'Pas encore commencée');
   await attrIs(phone.page, 'conn-state', 'data-state', 'online');
   await screenshot(phone.page, 'participant-phone-fr');
@@ -163,7 +164,7 @@ test(`a French phone gets French, and the switch changes it (${storeName})`, asy
   // The choice is remembered.
   await phone.page.reload();
   await online(phone.page);
-  assert.equal(await phone.page.getAttribute('html', 'lang'), 'en');
+  await phone.page.waitForFunction(() => document.documentElement.lang === 'en');
   assert.deepEqual(phone.errors, []);
   await phone.context.close();
 });
