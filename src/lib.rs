@@ -27,6 +27,7 @@ pub mod live;
 pub mod load;
 pub mod protocol;
 pub mod record;
+pub mod record_text;
 pub mod state;
 pub mod store;
 pub mod time;

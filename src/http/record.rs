@@ -68,7 +68,7 @@ pub async fn markdown(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = built(&state, &id, &headers).await?;
-    Ok(private("text/markdown; charset=utf-8", crate::record::markdown(&record)))
+    Ok(private("text/markdown; charset=utf-8", crate::record_text::markdown(&record)))
 }
 
 /// `GET /api/sessions/{id}/results.csv`: one row per poll.
@@ -78,7 +78,7 @@ pub async fn results(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let record = built(&state, &id, &headers).await?;
-    Ok(private("text/csv; charset=utf-8", crate::record::results_csv(&record)))
+    Ok(private("text/csv; charset=utf-8", crate::record_text::results_csv(&record)))
 }
 
 /// `?lang=fr|en` of `record.html`; without it the labels are in both languages.
