@@ -11,8 +11,8 @@
 use crate::domain::drafts::Version;
 use crate::domain::floor::Request;
 use crate::domain::votes::{AdoptedBy, Choice, Counts, Method, Outcome, Poll, PollStatus, Tally};
-use crate::domain::Session;
 use crate::domain::{Command, DomainError, DraftKind, DraftStatus, ItemKind, Phase, Question, QuestionStatus};
+use crate::domain::{Localized, Session};
 use crate::domain::{Reply, Role, Sequenced, Settings};
 use crate::store::Snapshot;
 use serde::{Deserialize, Serialize};
@@ -158,6 +158,13 @@ fn field_bool(fields: &Map<String, Value>, name: &str) -> Result<bool, String> {
     }
 }
 
+/// A text given as a string or by language (`{"fr": "…", "en": "…"}`), required.
+static EMPTY: Localized = Localized::One(String::new());
+
+fn field_localized(fields: &Map<String, Value>, name: &str, max: usize) -> Result<Localized, String> {
+    Localized::parse(fields.get(name).unwrap_or(&Value::Null), name, max)?.ok_or_else(|| format!("{name} is required"))
+}
+
 fn field_str<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, String> {
     field_optional_str(fields, name)?.ok_or_else(|| format!("{name} is required"))
 }
@@ -236,15 +243,15 @@ fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<
             poll: field_id(fields, "poll")?,
             choice: Choice::parse(field_str(fields, "choice")?).ok_or("choice must be for, against or abstain")?,
         }),
-        "draft.edit" => {
-            if fields.get("lang").is_some_and(|l| !l.is_null()) {
-                return Err("texts by language are not supported yet: send the text without lang".into());
-            }
-            Command::Draft(D::Edit {
-                draft: field_id(fields, "draft")?,
-                text: text::parse(field_str(fields, "text")?, "the text", MAX_DRAFT_TEXT, true).map_err(invalid)?,
-            })
-        }
+        "draft.edit" => Command::Draft(D::Edit {
+            draft: field_id(fields, "draft")?,
+            text: text::parse(field_str(fields, "text")?, "the text", MAX_DRAFT_TEXT, true).map_err(invalid)?,
+            lang: match field_optional_str(fields, "lang")? {
+                None => None,
+                Some(l) if crate::domain::localized::is_language_tag(l) => Some(l.to_owned()),
+                Some(_) => return Err("lang must be a language tag such as fr or en".into()),
+            },
+        }),
         "draft.create" => Command::Draft(D::Create {
             id: created_id('d', cmd_id),
             kind: match field_str(fields, "kind")? {
@@ -252,17 +259,21 @@ fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<
                 "recommendation" => DraftKind::Recommendation,
                 _ => return Err("kind must be resolution or recommendation".into()),
             },
-            title: text::parse(field_str(fields, "title")?, "the title", MAX_TITLE, false).map_err(invalid)?,
-            text: text::parse(field_str(fields, "text")?, "the text", MAX_DRAFT_TEXT, true).map_err(invalid)?,
+            title: field_localized(fields, "title", MAX_TITLE)?,
+            text: field_localized(fields, "text", MAX_DRAFT_TEXT)?,
         }),
         "draft.withdraw" => Command::Draft(D::Withdraw { draft: field_id(fields, "draft")? }),
-        "record.note" => Command::Record(R::Note {
-            id: created_id('n', cmd_id),
-            text: text::parse(field_str(fields, "text")?, "the note", crate::domain::record::MAX_NOTE, true)
-                .map_err(invalid)?,
-        }),
+        "record.note" => {
+            let text = text::parse(field_str(fields, "text")?, "the note", crate::domain::record::MAX_NOTE, true)
+                .map_err(invalid)?;
+            match fields.get("note") {
+                None | Some(Value::Null) => Command::Record(R::Note { id: created_id('n', cmd_id), text }),
+                Some(_) => Command::Record(R::EditNote { note: field_id(fields, "note")?, text }),
+            }
+        }
+        "record.note_delete" => Command::Record(R::DeleteNote { note: field_id(fields, "note")? }),
         // The digest is filled in by the connection, from the record as it stands.
-        "record.finalise" => Command::Record(R::Finalise { digest: String::new(), notes: 0 }),
+        "record.finalise" => Command::Record(R::Finalise { digest: String::new(), changes: 0 }),
         "voter.claim" => Command::Vote(V::Claim {
             code: crate::credentials::normalise_voting_code(field_str(fields, "code")?)
                 .ok_or("a voting code is 8 letters and digits")?,
@@ -394,6 +405,8 @@ pub fn ack_frame(id: &str, seq: u64, reply: Option<&Reply>) -> String {
             result["upvoted"] = json!(upvoted);
         }
         Some(Reply::Poll { poll }) => result["poll"] = json!(poll),
+        Some(Reply::Draft { draft }) => result["draft"] = json!(draft),
+        Some(Reply::Note { note }) => result["note"] = json!(note),
         Some(Reply::Ballot { poll, choice, receipt }) => {
             result["poll"] = json!(poll);
             result["choice"] = json!(choice);
@@ -515,10 +528,10 @@ pub struct FloorView<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct ItemView<'a> {
-    pub title: &'a str,
+    pub title: &'a Localized,
     pub kind: ItemKind,
     pub minutes: u32,
-    pub speakers: &'a [String],
+    pub speakers: &'a [Localized],
     pub spent_seconds: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turn_seconds: Option<u32>,
@@ -535,8 +548,8 @@ pub struct AgendaView<'a> {
 pub struct DraftView<'a> {
     pub id: &'a str,
     pub kind: DraftKind,
-    pub title: &'a str,
-    pub text: &'a str,
+    pub title: &'a Localized,
+    pub text: &'a Localized,
     pub status: DraftStatus,
     pub version: u32,
     pub adopted_by: Option<AdoptedBy>,
@@ -640,7 +653,7 @@ pub struct StateView<'a> {
     pub id: &'a str,
     pub code: &'a str,
     pub role: Role,
-    pub title: &'a str,
+    pub title: &'a Localized,
     pub reference: Option<&'a str>,
     pub venue: Option<&'a str>,
     pub starts_at: Option<&'a str>,
@@ -702,8 +715,8 @@ pub fn state_view<'a>(snapshot: &'a Snapshot, viewer: &Viewer<'_>) -> StateView<
             DraftView {
                 id: &d.id,
                 kind: d.kind,
-                title: text.map_or("", |t| t.title.as_str()),
-                text: text.map_or("", |t| t.text()),
+                title: text.map_or(&EMPTY, |t| &t.title),
+                text: text.map_or(&EMPTY, |t| t.text()),
                 status: d.status,
                 version: d.version,
                 adopted_by: d.adopted_by,

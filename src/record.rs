@@ -65,7 +65,7 @@ pub fn build(snapshot: &Snapshot, audit: &[Audited]) -> Value {
         "drafts": s.drafts.iter().map(|d| {
             let text = s.texts.get(&d.id);
             json!({
-                "id": d.id, "kind": d.kind, "title": text.map(|t| t.title.as_str()), "text": text.map(|t| t.text()),
+                "id": d.id, "kind": d.kind, "title": text.map(|t| &t.title), "text": text.map(|t| t.text()),
                 "status": d.status, "version": d.version, "adopted_by": d.adopted_by, "poll": d.poll,
                 "versions": text.map(|t| &t.versions),
             })
@@ -158,16 +158,26 @@ fn questions(snapshot: &Snapshot) -> Vec<Value> {
         .collect()
 }
 
+/// The notes that stand, in the order they were taken, each in its last wording.
 fn notes(audit: &[Audited]) -> Vec<Value> {
-    audit
-        .iter()
-        .filter_map(|a| match &a.event {
-            Event::Record(crate::domain::RecordEvent::Noted { note, text, at }) => {
-                Some(json!({"id": note, "text": text, "at": at}))
+    use crate::domain::RecordEvent::{NoteDeleted, NoteEdited, Noted};
+    let mut notes: Vec<Value> = Vec::new();
+    for a in audit {
+        match &a.event {
+            Event::Record(Noted { note, text, at }) => {
+                notes.push(json!({"id": note, "text": text, "at": at, "edited_at": null}));
             }
-            _ => None,
-        })
-        .collect()
+            Event::Record(NoteEdited { note, text, at }) => {
+                if let Some(n) = notes.iter_mut().find(|n| n["id"] == json!(note)) {
+                    n["text"] = json!(text);
+                    n["edited_at"] = json!(at);
+                }
+            }
+            Event::Record(NoteDeleted { note, .. }) => notes.retain(|n| n["id"] != json!(note)),
+            _ => {}
+        }
+    }
+    notes
 }
 
 /// Makes a `Map` of the canonical JSON for tests and tools.

@@ -1,7 +1,9 @@
 //! A session definition: what the organiser prepared (title, agenda, draft texts, settings),
 //! parsed at the edge into types that cannot hold an invalid value.
 
+use super::localized::Localized;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::fmt;
 
 pub const MAX_TITLE: usize = 200;
@@ -21,7 +23,7 @@ pub const TURN_SECONDS: std::ops::RangeInclusive<u32> = 10..=3600;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefinition {
-    pub title: Option<String>,
+    pub title: Option<Value>,
     pub reference: Option<String>,
     pub venue: Option<String>,
     pub starts_at: Option<String>,
@@ -35,10 +37,10 @@ pub struct RawDefinition {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawItem {
-    pub title: Option<String>,
+    pub title: Option<Value>,
     pub kind: Option<String>,
     pub minutes: Option<u32>,
-    pub speakers: Option<Vec<String>>,
+    pub speakers: Option<Vec<Value>>,
     pub turn_seconds: Option<u32>,
 }
 
@@ -46,8 +48,8 @@ pub struct RawItem {
 #[serde(deny_unknown_fields)]
 pub struct RawDraft {
     pub kind: Option<String>,
-    pub title: Option<String>,
-    pub text: Option<String>,
+    pub title: Option<Value>,
+    pub text: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,10 +100,10 @@ pub enum VotingMode {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgendaItemDef {
-    pub title: String,
+    pub title: Localized,
     pub kind: ItemKind,
     pub minutes: u32,
-    pub speakers: Vec<String>,
+    pub speakers: Vec<Localized>,
     /// Speaking time per turn in the list of speakers during this item, when it differs from
     /// the session's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -111,8 +113,8 @@ pub struct AgendaItemDef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftDef {
     pub kind: DraftKind,
-    pub title: String,
-    pub text: String,
+    pub title: Localized,
+    pub text: Localized,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,7 +140,7 @@ impl Default for Settings {
 /// A valid session definition. The only way to get one is [`SessionDefinition::parse`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionDefinition {
-    pub title: String,
+    pub title: Localized,
     pub reference: Option<String>,
     pub venue: Option<String>,
     pub starts_at: Option<String>,
@@ -184,12 +186,42 @@ impl Problems {
             Some(v) => Some(v),
         }
     }
+
+    /// A text given as a string or by language (keys from `languages`), each at most `max`
+    /// characters.
+    fn localized(
+        &mut self,
+        path: &str,
+        value: Option<Value>,
+        max: usize,
+        required: bool,
+        languages: &[String],
+    ) -> Option<Localized> {
+        match Localized::parse(&value.unwrap_or(Value::Null), path, max) {
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+            Ok(None) => {
+                if required {
+                    self.0.push(format!("{path} is required"));
+                }
+                None
+            }
+            Ok(Some(l)) => match l.check_languages(languages) {
+                Ok(()) => Some(l),
+                Err(e) => {
+                    self.0.push(format!("{path}: {e}"));
+                    None
+                }
+            },
+        }
+    }
 }
 
 impl SessionDefinition {
     pub fn parse(raw: RawDefinition) -> Result<Self, DefinitionError> {
         let mut p = Problems(Vec::new());
-        let title = p.text("title", raw.title, MAX_TITLE, true);
         let reference = p.text("reference", raw.reference, MAX_SHORT, false);
         let venue = p.text("venue", raw.venue, MAX_SHORT, false);
         let starts_at = p.text("starts_at", raw.starts_at, 64, false);
@@ -206,6 +238,7 @@ impl SessionDefinition {
         if languages.len() > 10 {
             p.0.push("languages has more than 10 entries".into());
         }
+        let title = p.localized("title", raw.title, MAX_TITLE, true, &languages);
         let raw_agenda = raw.agenda.unwrap_or_default();
         if raw_agenda.is_empty() {
             p.0.push("agenda must have at least one item".into());
@@ -215,7 +248,7 @@ impl SessionDefinition {
         }
         let mut agenda = Vec::new();
         for (i, item) in raw_agenda.into_iter().take(MAX_AGENDA_ITEMS).enumerate() {
-            let title = p.text(&format!("agenda[{i}].title"), item.title, MAX_TITLE, true);
+            let title = p.localized(&format!("agenda[{i}].title"), item.title, MAX_TITLE, true, &languages);
             let kind = match item.kind.as_deref() {
                 None => Some(ItemKind::Other),
                 Some(k) => ItemKind::parse(k).or_else(|| {
@@ -235,7 +268,9 @@ impl SessionDefinition {
                 .into_iter()
                 .take(MAX_SPEAKERS)
                 .enumerate()
-                .filter_map(|(j, s)| p.text(&format!("agenda[{i}].speakers[{j}]"), Some(s), MAX_SHORT, true))
+                .filter_map(|(j, s)| {
+                    p.localized(&format!("agenda[{i}].speakers[{j}]"), Some(s), MAX_SHORT, true, &languages)
+                })
                 .collect();
             let turn_seconds = item.turn_seconds.filter(|t| {
                 let ok = TURN_SECONDS.contains(t);
@@ -262,8 +297,8 @@ impl SessionDefinition {
                     None
                 }
             };
-            let title = p.text(&format!("drafts[{i}].title"), d.title, MAX_TITLE, true);
-            let text = p.text(&format!("drafts[{i}].text"), d.text, MAX_DRAFT_TEXT, false);
+            let title = p.localized(&format!("drafts[{i}].title"), d.title, MAX_TITLE, true, &languages);
+            let text = p.localized(&format!("drafts[{i}].text"), d.text, MAX_DRAFT_TEXT, false, &languages);
             if let (Some(kind), Some(title)) = (kind, title) {
                 drafts.push(DraftDef { kind, title, text: text.unwrap_or_default() });
             }
@@ -311,7 +346,7 @@ mod tests {
             ..Default::default()
         };
         let def = SessionDefinition::parse(raw).expect("valid");
-        assert_eq!(def.title, "Plenary");
+        assert_eq!(def.title, Localized::from("Plenary"));
         assert_eq!(def.agenda[0].kind, ItemKind::Other);
         assert_eq!(def.settings, Settings::default());
     }
@@ -319,7 +354,7 @@ mod tests {
     #[test]
     fn every_problem_is_reported_with_its_path() {
         let raw = RawDefinition {
-            title: Some("x".repeat(201)),
+            title: Some("x".repeat(201).into()),
             agenda: Some(vec![RawItem {
                 title: None,
                 kind: Some("party".into()),
@@ -330,7 +365,7 @@ mod tests {
             drafts: Some(vec![RawDraft {
                 kind: Some("law".into()),
                 title: Some("T".into()),
-                text: Some("y".repeat(20_001)),
+                text: Some("y".repeat(20_001).into()),
             }]),
             ..Default::default()
         };

@@ -3,6 +3,7 @@
 //! texts withdrawn. Where a draft stands in the vote is `votes`' and `session`'s business.
 
 use super::definition::DraftKind;
+use super::localized::Localized;
 use super::{DomainError, Millis, Role};
 use serde::{Deserialize, Serialize};
 
@@ -17,23 +18,29 @@ pub struct Version {
     pub at: Millis,
     /// Who wrote it (the definition's text is the organiser's: `None`).
     pub role: Option<Role>,
-    pub text: String,
+    /// The whole text of this version.
+    pub text: Localized,
+    /// The language this version changed (`None`: the whole text).
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 /// One text's title and versions, the last being current.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftText {
-    pub title: String,
+    pub title: Localized,
     pub versions: Vec<Version>,
 }
 
+static EMPTY: Localized = Localized::One(String::new());
+
 impl DraftText {
-    pub fn new(title: String, text: String, at: Millis, role: Option<Role>) -> Self {
-        Self { title, versions: vec![Version { version: 1, at, role, text }] }
+    pub fn new(title: Localized, text: Localized, at: Millis, role: Option<Role>) -> Self {
+        Self { title, versions: vec![Version { version: 1, at, role, text, lang: None }] }
     }
 
-    pub fn text(&self) -> &str {
-        self.versions.last().map_or("", |v| v.text.as_str())
+    pub fn text(&self) -> &Localized {
+        self.versions.last().map_or(&EMPTY, |v| &v.text)
     }
 
     pub fn version(&self) -> u32 {
@@ -43,16 +50,18 @@ impl DraftText {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DraftCommand {
+    /// `lang`: the language whose wording changes (`None`: the whole text).
     Edit {
         draft: String,
         text: String,
+        lang: Option<String>,
     },
     /// `id` made by the caller from the command id.
     Create {
         id: String,
         kind: DraftKind,
-        title: String,
-        text: String,
+        title: Localized,
+        text: Localized,
     },
     Withdraw {
         draft: String,
@@ -80,9 +89,10 @@ impl DraftCommand {
 #[serde(tag = "kind")]
 pub enum DraftEvent {
     #[serde(rename = "draft.edited")]
-    Edited { draft: String, version: u32, text: String, at: Millis, role: Role },
+    /// `text`: the whole new text; `lang`: the language that changed.
+    Edited { draft: String, version: u32, text: Localized, lang: Option<String>, at: Millis, role: Role },
     #[serde(rename = "draft.created")]
-    Created { draft: String, draft_kind: DraftKind, title: String, text: String, at: Millis, role: Role },
+    Created { draft: String, draft_kind: DraftKind, title: Localized, text: Localized, at: Millis, role: Role },
     #[serde(rename = "draft.withdrawn")]
     Withdrawn { draft: String, at: Millis },
 }
@@ -97,21 +107,32 @@ impl DraftEvent {
     }
 }
 
-/// Decides an edit of `text` (the draft's current wording), given whether its status lets it
-/// change (`open`: a draft, not being voted on, adopted, rejected or withdrawn).
+/// What a draft command needs to know of the session besides the text it touches.
+pub struct Context<'a> {
+    /// Whether the draft's status lets it change (a draft: not being voted on, adopted,
+    /// rejected or withdrawn).
+    pub open: Result<(), DomainError>,
+    /// Drafts the session holds.
+    pub drafts: usize,
+    /// The session's languages.
+    pub languages: &'a [String],
+    pub role: Role,
+    pub now: Millis,
+}
+
+/// Decides a command on `existing` (the draft's wording, if there is such a draft).
 pub fn decide(
     command: &DraftCommand,
     existing: Option<&DraftText>,
-    open: Result<(), DomainError>,
-    drafts: usize,
-    role: Role,
-    now: Millis,
+    cx: Context<'_>,
 ) -> Result<DraftEvent, DomainError> {
+    let Context { open, drafts, languages, role, now } = cx;
     match command {
-        DraftCommand::Edit { draft, text } => {
+        DraftCommand::Edit { draft, text, lang } => {
             open?;
             let current = existing.ok_or_else(|| DomainError::NotFound("there is no such draft".into()))?;
-            if current.text() == text {
+            let text = current.text().with(lang.as_deref(), text.clone(), languages)?;
+            if *current.text() == text {
                 return Err(DomainError::Conflict("the text is unchanged".into()));
             }
             if current.versions.len() >= MAX_VERSIONS {
@@ -120,7 +141,8 @@ pub fn decide(
             Ok(DraftEvent::Edited {
                 draft: draft.clone(),
                 version: current.version() + 1,
-                text: text.clone(),
+                text,
+                lang: lang.clone(),
                 at: now,
                 role,
             })
@@ -129,6 +151,8 @@ pub fn decide(
             if existing.is_some() {
                 return Err(DomainError::Conflict("that draft id is taken; send it again with a new id".into()));
             }
+            title.check_languages(languages)?;
+            text.check_languages(languages)?;
             if drafts >= MAX_DRAFTS {
                 return Err(DomainError::Conflict(format!("a session holds at most {MAX_DRAFTS} drafts")));
             }

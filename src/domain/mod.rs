@@ -11,6 +11,7 @@ pub mod agenda;
 pub mod definition;
 pub mod drafts;
 pub mod floor;
+pub mod localized;
 pub mod questions;
 pub mod record;
 pub mod session;
@@ -23,6 +24,7 @@ pub use definition::{
 };
 pub use drafts::{DraftCommand, DraftEvent};
 pub use floor::{FloorCommand, FloorEvent};
+pub use localized::Localized;
 pub use questions::{Question, QuestionCommand, QuestionEvent, QuestionStatus};
 pub use record::{RecordCommand, RecordEvent};
 pub use session::{Decision, DraftState, DraftStatus, Footprint, RosterSummary, Session};
@@ -278,6 +280,10 @@ pub enum Reply {
     Ballot { poll: String, choice: votes::Choice, receipt: String },
     /// The roster entry this device now holds.
     Voter { entry: String, name: String, organisation: String, weight: u64, claim: u64 },
+    /// The id of the draft just created.
+    Draft { draft: String },
+    /// The id of the note just taken.
+    Note { note: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

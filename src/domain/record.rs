@@ -10,10 +10,17 @@ pub const MAX_NOTES: u32 = 500;
 /// A note's length at most.
 pub const MAX_NOTE: usize = 5000;
 
-/// The record's part of the state (small: the notes themselves are in the audit trail).
+/// The record's part of the state (small: the notes' texts are in the audit trail).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordState {
+    /// Notes taken so far (deleted ones included).
     pub notes: u32,
+    /// The ids of the notes that stand (not deleted), in the order they were taken.
+    #[serde(default)]
+    pub standing: Vec<String>,
+    /// Changes to the notes so far (taken, edited, deleted): what a finalisation was built on.
+    #[serde(default)]
+    pub changes: u32,
     pub finalised: Option<Finalised>,
 }
 
@@ -26,15 +33,31 @@ pub struct Finalised {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordCommand {
     /// `id` made by the caller from the command id.
-    Note { id: String, text: String },
-    /// `digest` of the record as built when `notes` notes were taken (the caller builds it).
-    Finalise { digest: String, notes: u32 },
+    Note {
+        id: String,
+        text: String,
+    },
+    /// A new wording for a standing note.
+    EditNote {
+        note: String,
+        text: String,
+    },
+    DeleteNote {
+        note: String,
+    },
+    /// `digest` of the record as built after `changes` changes to the notes (the caller
+    /// builds it).
+    Finalise {
+        digest: String,
+        changes: u32,
+    },
 }
 
 impl RecordCommand {
     pub fn op(&self) -> &'static str {
         match self {
-            RecordCommand::Note { .. } => "record.note",
+            RecordCommand::Note { .. } | RecordCommand::EditNote { .. } => "record.note",
+            RecordCommand::DeleteNote { .. } => "record.note_delete",
             RecordCommand::Finalise { .. } => "record.finalise",
         }
     }
@@ -45,6 +68,10 @@ impl RecordCommand {
 pub enum RecordEvent {
     #[serde(rename = "record.noted")]
     Noted { note: String, text: String, at: Millis },
+    #[serde(rename = "record.note_edited")]
+    NoteEdited { note: String, text: String, at: Millis },
+    #[serde(rename = "record.note_deleted")]
+    NoteDeleted { note: String, at: Millis },
     #[serde(rename = "record.finalised")]
     Finalised { at: Millis, digest: String },
 }
@@ -53,6 +80,8 @@ impl RecordEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             RecordEvent::Noted { .. } => "record.noted",
+            RecordEvent::NoteEdited { .. } => "record.note_edited",
+            RecordEvent::NoteDeleted { .. } => "record.note_deleted",
             RecordEvent::Finalised { .. } => "record.finalised",
         }
     }
@@ -60,7 +89,9 @@ impl RecordEvent {
     /// Notes are the record keepers' until the record is published.
     pub fn visible_to(&self, role: Role) -> bool {
         match self {
-            RecordEvent::Noted { .. } => matches!(role, Role::Moderator | Role::Rapporteur),
+            RecordEvent::Noted { .. } | RecordEvent::NoteEdited { .. } | RecordEvent::NoteDeleted { .. } => {
+                matches!(role, Role::Moderator | Role::Rapporteur)
+            }
             RecordEvent::Finalised { .. } => true,
         }
     }
@@ -79,11 +110,19 @@ impl RecordState {
                 }
                 vec![RecordEvent::Noted { note: id.clone(), text: text.clone(), at: now }]
             }
-            RecordCommand::Finalise { digest, notes } => {
+            RecordCommand::EditNote { note, text } => {
+                self.standing(note)?;
+                vec![RecordEvent::NoteEdited { note: note.clone(), text: text.clone(), at: now }]
+            }
+            RecordCommand::DeleteNote { note } => {
+                self.standing(note)?;
+                vec![RecordEvent::NoteDeleted { note: note.clone(), at: now }]
+            }
+            RecordCommand::Finalise { digest, changes } => {
                 if !ended {
                     return Err(DomainError::Conflict("end the session before finalising its record".into()));
                 }
-                if *notes != self.notes {
+                if *changes != self.changes {
                     return Err(DomainError::Conflict("the record changed meanwhile; finalise it again".into()));
                 }
                 vec![RecordEvent::Finalised { at: now, digest: digest.clone() }]
@@ -91,9 +130,26 @@ impl RecordState {
         })
     }
 
+    fn standing(&self, note: &str) -> Result<(), DomainError> {
+        if self.standing.iter().any(|n| n == note) {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound("there is no such note (or it was deleted)".into()))
+        }
+    }
+
     pub fn apply(&mut self, event: &RecordEvent) {
         match event {
-            RecordEvent::Noted { .. } => self.notes += 1,
+            RecordEvent::Noted { note, .. } => {
+                self.notes += 1;
+                self.changes += 1;
+                self.standing.push(note.clone());
+            }
+            RecordEvent::NoteEdited { .. } => self.changes += 1,
+            RecordEvent::NoteDeleted { note, .. } => {
+                self.changes += 1;
+                self.standing.retain(|n| n != note);
+            }
             RecordEvent::Finalised { at, digest } => {
                 self.finalised = Some(Finalised { at: *at, digest: digest.clone() })
             }

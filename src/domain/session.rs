@@ -100,6 +100,9 @@ pub struct Session {
     /// The drafts' wording, with every version (a store may load only those a command touches).
     #[serde(default)]
     pub texts: BTreeMap<String, DraftText>,
+    /// The definition's languages (texts by language use these keys).
+    #[serde(default)]
+    pub languages: Vec<String>,
 }
 
 impl Session {
@@ -143,6 +146,7 @@ impl Session {
             roster: None,
             record: RecordState::default(),
             texts,
+            languages: definition.languages.clone(),
         }
     }
 
@@ -284,12 +288,27 @@ impl Session {
                     DraftCommand::Create { .. } => Ok(()),
                     other => self.draft_open(other.draft()).map(|_| ()),
                 };
-                let event = drafts::decide(c, self.texts.get(c.draft()), open, self.drafts.len(), actor.role, now)?;
-                (vec![Event::from(event)], None)
+                let cx = drafts::Context {
+                    open,
+                    drafts: self.drafts.len(),
+                    languages: &self.languages,
+                    role: actor.role,
+                    now,
+                };
+                let event = drafts::decide(c, self.texts.get(c.draft()), cx)?;
+                let reply = match c {
+                    DraftCommand::Create { id, .. } => Some(Reply::Draft { draft: id.clone() }),
+                    _ => None,
+                };
+                (vec![Event::from(event)], reply)
             }
             Command::Record(c) => {
                 let ended = self.agenda.phase == Phase::Ended;
-                (self.record.decide(ended, c, now)?.into_iter().map(Event::from).collect(), None)
+                let reply = match c {
+                    crate::domain::RecordCommand::Note { id, .. } => Some(Reply::Note { note: id.clone() }),
+                    _ => None,
+                };
+                (self.record.decide(ended, c, now)?.into_iter().map(Event::from).collect(), reply)
             }
             Command::Floor(c) => {
                 let ctx = floor::Context { qa_open: self.agenda.qa_open, turn_seconds: self.turn_seconds() };
@@ -324,13 +343,14 @@ impl Session {
 
     fn apply_draft(&mut self, event: &DraftEvent) {
         match event {
-            DraftEvent::Edited { draft, version, text, at, role } => {
+            DraftEvent::Edited { draft, version, text, lang, at, role } => {
                 if let Some(t) = self.texts.get_mut(draft) {
                     t.versions.push(drafts::Version {
                         version: *version,
                         at: *at,
                         role: Some(*role),
                         text: text.clone(),
+                        lang: lang.clone(),
                     });
                 }
                 if let Some(d) = self.drafts.iter_mut().find(|d| &d.id == draft) {
@@ -412,7 +432,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, k)| AgendaItemDef {
-                title: format!("Item {i}"),
+                title: format!("Item {i}").into(),
                 kind: *k,
                 minutes: 10,
                 speakers: vec![],

@@ -128,7 +128,7 @@ pub async fn cards(
         state.store.snapshot(&id, None).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
     let entries = state.store.roster(&id).await?;
     let link = participant_link(&state.base_url(&headers), &snapshot.session.code);
-    let title = &snapshot.definition.title;
+    let title = &snapshot.definition.title.joined(" · ");
     let mut html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Voting cards · {}</title>\
          <style>{CARDS_CSS}</style></head><body><main>",

@@ -401,8 +401,8 @@ impl Conn {
         }
     }
 
-    /// The finalisation of the record as it stands: its digest, and the notes it holds (the
-    /// rules refuse it if a note was added meanwhile).
+    /// The finalisation of the record as it stands: its digest, and the changes to the notes it
+    /// holds (the rules refuse it if a note changed meanwhile).
     async fn finalising(&mut self, peer: &Peer) -> Result<Command, End> {
         let store = &self.state.store;
         let read = async {
@@ -415,7 +415,7 @@ impl Conn {
                 // The seal (digest, finalisation) is not part of what it seals: the record built
                 // now hashes as the final one will.
                 let digest = crate::record::digest(&crate::record::build(&snapshot, &audit));
-                Ok(Command::Record(RecordCommand::Finalise { digest, notes: snapshot.session.record.notes }))
+                Ok(Command::Record(RecordCommand::Finalise { digest, changes: snapshot.session.record.changes }))
             }
             Err(StoreError::NotFound) => Err(self.gone().await),
             Err(e) => {

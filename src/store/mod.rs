@@ -170,7 +170,7 @@ pub enum Feed {
 pub struct SessionSummary {
     pub id: String,
     pub code: String,
-    pub title: String,
+    pub title: crate::domain::Localized,
     pub phase: crate::domain::Phase,
     pub created_at: i64,
     pub seq: u64,

@@ -91,6 +91,8 @@ struct Core {
     roster: Option<RosterSummary>,
     #[serde(default)]
     record: RecordState,
+    #[serde(default)]
+    languages: Vec<String>,
 }
 
 impl Core {
@@ -105,6 +107,7 @@ impl Core {
             drafts: s.drafts.clone(),
             roster: s.roster,
             record: s.record.clone(),
+            languages: s.languages.clone(),
         }
     }
 
@@ -123,6 +126,7 @@ impl Core {
             roster: self.roster,
             record: self.record,
             texts: BTreeMap::new(),
+            languages: self.languages,
         }
     }
 }

@@ -160,9 +160,22 @@ async fn a_recorded_debate_is_written_for_the_page_clients_fold() {
     a.ok("vote.cast", json!({"poll": p1, "choice": "abstain"})).await;
     m.ok("poll.close", json!({"poll": p1})).await;
     m.ok("draft.adopt_by_consensus", json!({"draft": "d2"})).await;
-    r.ok("draft.edit", json!({"draft": "d4", "text": "Associations should hold inter-community meetings every year."}))
-        .await;
+    r.ok(
+        "draft.edit",
+        json!({"draft": "d4", "lang": "en", "text": "Associations should hold inter-community meetings every year."}),
+    )
+    .await;
+    m.ok(
+        "draft.edit",
+        json!({"draft": "d4", "lang": "fr", "text": "Les associations tiennent chaque année des rencontres intercommunautaires."}),
+    )
+    .await;
     m.ok("draft.create", json!({"kind": "recommendation", "title": "Youth", "text": "Include youth councils."})).await;
+    let youth = json!({"en": "Youth councils", "fr": "Conseils de jeunes"});
+    r.ok("draft.create", json!({"kind": "recommendation", "title": youth, "text": {"fr": "Associer les jeunes."}}))
+        .await;
+    let note = r.ok("record.note", json!({"text": "Séance ouverte."})).await;
+    let _ = note;
     r.ok("draft.withdraw", json!({"draft": "d5"})).await;
     let p2 = m.ok("poll.open", json!({"draft": "d3", "method": "two_thirds", "hidden": true})).await["poll"].clone();
     b.ok("vote.cast", json!({"poll": p2, "choice": "for"})).await;

@@ -507,7 +507,7 @@ fn definition(items: usize) -> SessionDefinition {
         agenda: Some(
             (0..items)
                 .map(|i| RawItem {
-                    title: Some(format!("Item {i}")),
+                    title: Some(format!("Item {i}").into()),
                     kind: None,
                     minutes: Some(10),
                     speakers: None,
