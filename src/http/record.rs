@@ -4,8 +4,11 @@
 use super::error::ApiError;
 use super::sessions::session_role;
 use crate::domain::Role;
+use crate::record_text::{
+    self, clock, date, decided_wording, duration, enum_words, num, rule_words, wordings, Lang, Wording,
+};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
@@ -61,67 +64,87 @@ fn private(content_type: &'static str, body: String) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], body).into_response()
 }
 
-/// `GET /api/sessions/{id}/record.md`: readable minutes.
+/// `?lang=en|fr` of the exports; without it, both languages.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+impl LangQuery {
+    fn lang(&self) -> Result<Lang, ApiError> {
+        Lang::parse(self.lang.as_deref()).map_err(ApiError::Invalid)
+    }
+}
+
+/// `Content-Language` of an export in `lang`.
+fn content_language(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "en",
+        Lang::Fr => "fr",
+        Lang::Both => "en, fr",
+    }
+}
+
+/// A text export of the record in `lang`: the keepers' only, so never cached.
+fn private_in(lang: Lang, content_type: &'static str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_LANGUAGE, content_language(lang)),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /api/sessions/{id}/record.md?lang=en|fr`: the minutes in Markdown.
 pub async fn markdown(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(query): Query<LangQuery>,
 ) -> Result<Response, ApiError> {
+    let lang = query.lang()?;
     let record = built(&state, &id, &headers).await?;
-    Ok(private("text/markdown; charset=utf-8", crate::record_text::markdown(&record)))
+    Ok(private_in(lang, "text/markdown; charset=utf-8", record_text::markdown(&record, lang)))
 }
 
-/// `GET /api/sessions/{id}/results.csv`: one row per poll.
+/// `GET /api/sessions/{id}/results.csv?lang=en|fr`: one row per poll.
 pub async fn results(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(query): Query<LangQuery>,
 ) -> Result<Response, ApiError> {
+    let lang = query.lang()?;
     let record = built(&state, &id, &headers).await?;
-    Ok(private("text/csv; charset=utf-8", crate::record_text::results_csv(&record)))
+    Ok(private_in(lang, "text/csv; charset=utf-8", record_text::results_csv(&record, lang)))
 }
 
-/// `?lang=fr|en` of `record.html`; without it the labels are in both languages.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct MinutesQuery {
-    lang: Option<String>,
-}
-
-/// `GET /api/sessions/{id}/record.html`: the printable minutes (A4), made from `record.json`:
-/// the heading, the agenda as held, the texts with what was decided and by what vote, the
-/// questions taken, the speakers from the floor, the rapporteur's notes; page numbers and the
-/// digest in the footer of every printed page. Every text is escaped; the page carries no
-/// script and allows only its own inline style.
+/// `GET /api/sessions/{id}/record.html?lang=en|fr`: the printable minutes (A4), made from
+/// `record.json`: the heading, the agenda as held, the texts with what was decided and by what
+/// vote, the questions taken, the speakers from the floor, the rapporteur's notes; page numbers
+/// and the digest in the footer of every printed page. Every text is escaped; the page carries
+/// no script and allows only its own inline style.
 pub async fn html_export(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    axum::extract::Query(query): axum::extract::Query<MinutesQuery>,
+    Query(query): Query<LangQuery>,
 ) -> Result<Response, ApiError> {
-    let lang = match query.lang.as_deref() {
-        None | Some("") => Lang::Both,
-        Some("en") => Lang::En,
-        Some("fr") => Lang::Fr,
-        Some(other) => return Err(ApiError::Invalid(format!("lang is fr or en, not {other:?}"))),
-    };
+    let lang = query.lang()?;
     let record = built(&state, &id, &headers).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_LANGUAGE, content_language(lang)),
             (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"),
         ],
         minutes_html(&record, lang),
     )
         .into_response())
-}
-
-/// The language of the minutes' labels: one, or both side by side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Fr,
-    Both,
 }
 
 /// Text for HTML content and attribute values.
@@ -167,199 +190,75 @@ fn label(lang: Lang, en: &str, fr: &str) -> String {
     }
 }
 
-/// A label as plain text (for the footer).
-fn label_text(lang: Lang, en: &str, fr: &str) -> String {
-    match lang {
-        Lang::En => en.to_owned(),
-        Lang::Fr => fr.to_owned(),
-        Lang::Both if en == fr => en.to_owned(),
-        Lang::Both => format!("{en} · {fr}"),
+/// The fallback badge of a wording shown in place of another language's: `[EN]`, with its
+/// language and, in the minutes' language, what it means.
+fn marker(w: &Wording<'_>, lang: Lang) -> String {
+    match (w.marker(), w.lang) {
+        (Some(m), Some(l)) => {
+            let title = match l {
+                "en" => lang.words(
+                    "Not available in French — shown in English",
+                    "Pas disponible en français — affiché en anglais",
+                ),
+                "fr" => lang.words(
+                    "Not available in English — shown in French",
+                    "Pas disponible en anglais — affiché en français",
+                ),
+                _ => lang.words("Shown in another language", "Affiché dans une autre langue"),
+            };
+            format!(
+                " <span class=\"marker lang-fallback\" lang=\"{}\" title=\"{}\">{}</span>",
+                esc(l),
+                esc(&title),
+                esc(&m)
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+/// One wording, escaped, in an element naming its language when it has one.
+fn wording_html(w: &Wording<'_>, lang: Lang) -> String {
+    match w.lang {
+        Some(l) => format!("<span lang=\"{}\">{}</span>{}", esc(l), esc(w.text), marker(w, lang)),
+        None => esc(w.text),
     }
 }
 
 /// A text given as a string or by language (`{"fr": …, "en": …}`), escaped, in the minutes'
 /// language: the other language with a marker when it is missing, both when the labels are.
 fn loc(v: &Value, lang: Lang) -> String {
-    match v {
-        Value::String(s) => esc(s),
-        Value::Object(m) => {
-            let get = |k: &str| m.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-            let want = match lang {
-                Lang::Fr => "fr",
-                _ => "en",
-            };
-            if lang == Lang::Both {
-                let parts: Vec<String> = ["en", "fr"]
-                    .into_iter()
-                    .chain(m.keys().map(String::as_str).filter(|k| *k != "en" && *k != "fr"))
-                    .filter_map(|k| get(k).map(|s| format!("<span lang=\"{}\">{}</span>", esc(k), esc(s))))
-                    .collect();
-                return parts.join(" <span class=\"alt\">/</span> ");
-            }
-            if let Some(s) = get(want) {
-                return esc(s);
-            }
-            m.iter()
-                .find_map(|(k, v)| v.as_str().filter(|s| !s.is_empty()).map(|s| (k, s)))
-                .map(|(k, s)| {
-                    format!("<span lang=\"{0}\">{1}</span> <span class=\"marker\">[{0}]</span>", esc(k), esc(s))
-                })
-                .unwrap_or_default()
-        }
-        Value::Null => String::new(),
-        other => esc(&other.to_string()),
-    }
+    wordings(v, lang).iter().map(|w| wording_html(w, lang)).collect::<Vec<_>>().join(" <span class=\"alt\">/</span> ")
 }
 
 /// A long text (a draft): side by side by language when it has several and both are shown.
 fn loc_block(v: &Value, lang: Lang) -> String {
-    match (v, lang) {
-        (Value::Object(m), Lang::Both) if m.len() > 1 => {
-            let mut out = String::from("<div class=\"langs\">");
-            for (k, s) in m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k, s))) {
-                let _ = write!(out, "<div class=\"text\" lang=\"{}\">{}</div>", esc(k), esc(s));
-            }
-            out.push_str("</div>");
-            out
+    let ws = wordings(v, lang);
+    if ws.len() > 1 {
+        let mut out = String::from("<div class=\"langs\">");
+        for w in &ws {
+            let _ = write!(out, "<div class=\"text\" lang=\"{}\">{}</div>", esc(w.lang.unwrap_or("")), esc(w.text));
         }
-        _ => format!("<div class=\"text\">{}</div>", loc(v, lang)),
+        out.push_str("</div>");
+        return out;
+    }
+    match ws.first() {
+        Some(w @ Wording { lang: Some(l), .. }) => {
+            format!("<div class=\"text\" lang=\"{}\">{}{}</div>", esc(l), esc(w.text), marker(w, lang))
+        }
+        Some(w) => format!("<div class=\"text\">{}</div>", esc(w.text)),
+        None => "<div class=\"text\"></div>".into(),
     }
 }
 
 fn enum_label(lang: Lang, v: &Value) -> String {
-    let s = v.as_str().unwrap_or("");
-    let (en, fr) = match s {
-        "intro" => ("Introduction", "Introduction"),
-        "presentation" => ("Presentation", "Présentation"),
-        "debate" => ("Debate", "Débat"),
-        "adoption" => ("Adoption", "Adoption"),
-        "other" => ("Other", "Autre"),
-        "resolution" => ("Resolution", "Résolution"),
-        "recommendation" => ("Recommendation", "Recommandation"),
-        "draft" => ("Not put to the vote", "Non mis aux voix"),
-        "voting" => ("Being voted on", "Vote en cours"),
-        "adopted" => ("Adopted", "Adopté"),
-        "rejected" => ("Rejected", "Rejeté"),
-        "withdrawn" => ("Withdrawn", "Retiré"),
-        "no_quorum" => ("No quorum", "Quorum non atteint"),
-        "simple" => ("Simple majority", "Majorité simple"),
-        "absolute" => ("Absolute majority", "Majorité absolue"),
-        "two_thirds" => ("Two-thirds majority", "Majorité des deux tiers"),
-        "approved" => ("Taken", "Retenue"),
-        "answered" => ("Answered", "Traitée"),
-        "cancelled" => ("Cancelled", "Annulé"),
-        other => (other, other),
-    };
+    let (en, fr) = enum_words(v.as_str().unwrap_or(""));
     label(lang, en, fr)
-}
-
-fn num(v: &Value) -> u64 {
-    v.as_u64().unwrap_or(0)
-}
-
-/// "12 min 05 s".
-fn duration(secs: u64) -> String {
-    if secs >= 3600 {
-        format!("{} h {:02} min", secs / 3600, secs / 60 % 60)
-    } else {
-        format!("{} min {:02} s", secs / 60, secs % 60)
-    }
-}
-
-/// A calendar day: year, month (1–12), day.
-type Day = (i64, u32, u32);
-
-/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's civil_from_days).
-fn civil(days: i64) -> Day {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
-}
-
-/// "14:32" (UTC) of a time in milliseconds.
-fn clock(ms: &Value) -> String {
-    match ms.as_i64() {
-        Some(ms) => {
-            let secs = ms.div_euclid(1000).rem_euclid(86_400);
-            format!("{:02}:{:02}", secs / 3600, secs / 60 % 60)
-        }
-        None => "—".into(),
-    }
-}
-
-const MONTHS_EN: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const MONTHS_FR: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
-fn date(lang: Lang, (y, m, d): Day) -> String {
-    let i = (m.clamp(1, 12) - 1) as usize;
-    let en = format!("{d} {} {y}", MONTHS_EN[i]);
-    let fr = format!("{d}{} {} {y}", if d == 1 { "er" } else { "" }, MONTHS_FR[i]);
-    match lang {
-        Lang::En => en,
-        Lang::Fr => fr,
-        Lang::Both => format!("{en} · {fr}"),
-    }
-}
-
-/// The date of an ISO time ("2018-11-23T14:30:00Z") and its "HH:MM" as written.
-fn iso_parts(s: &str) -> Option<(Day, Option<&str>)> {
-    let y = s.get(0..4)?.parse().ok()?;
-    let m = s.get(5..7)?.parse().ok()?;
-    let d = s.get(8..10)?.parse().ok()?;
-    Some(((y, m, d), s.get(11..16)))
 }
 
 /// The rule applied, in words: the record's own (English) words, or the same in French.
 fn rule_text(lang: Lang, p: &Value) -> String {
-    let en = p["rule"].as_str().unwrap_or("").to_owned();
-    let c = &p["counts"];
-    let (f, a) = (num(&c["for"]), num(&c["against"]));
-    let fr = match (p["outcome"].as_str(), p["method"].as_str()) {
-        (Some("no_quorum"), _) => {
-            format!("quorum non atteint : {} exprimés, {} requis", num(&p["cast_weight"]), num(&p["quorum"]))
-        }
-        (_, Some("absolute")) => {
-            let e = num(&p["eligible"]);
-            format!("majorité absolue : pour {f} {} la moitié de {e} inscrits", if 2 * f > e { ">" } else { "≤" })
-        }
-        (_, Some("two_thirds")) => {
-            let ok = f > 0 && 3 * f >= 2 * (f + a);
-            format!("majorité des deux tiers : pour {f} {} deux tiers de {}", if ok { "≥" } else { "<" }, f + a)
-        }
-        _ => format!("majorité simple : pour {f} {} contre {a}", if f > a { ">" } else { "≤" }),
-    };
+    let (en, fr) = rule_words(p);
     match lang {
         Lang::En => esc(&en),
         Lang::Fr => esc(&fr),
@@ -426,22 +325,14 @@ pub fn minutes_html(record: &Value, lang: Lang) -> String {
     let html_lang = if lang == Lang::Fr { "fr" } else { "en" };
     let digest = record["digest"].as_str();
     let reference = s["reference"].as_str().unwrap_or("");
-    let title_text = match &s["title"] {
-        Value::String(t) => t.clone(),
-        Value::Object(m) => m
-            .get(if lang == Lang::Fr { "fr" } else { "en" })
-            .or_else(|| m.values().next())
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-        _ => String::new(),
-    };
+    // The page's title and running head: the title in one language.
+    let title_text = record_text::plain(&s["title"], if lang == Lang::Fr { Lang::Fr } else { Lang::En });
 
     // The footer of every printed page: the reference, the seal, the page number; the header
     // of the pages after the first: the reference and the title (shortened).
     let state_words = match digest {
-        Some(_) => label_text(lang, "Final record", "Compte rendu définitif"),
-        None => label_text(lang, "Draft record, not finalised", "Projet de compte rendu, non définitif"),
+        Some(_) => lang.words("Final record", "Compte rendu définitif"),
+        None => lang.words("Draft record, not finalised", "Projet de compte rendu, non définitif"),
     };
     let mut foot_left =
         [reference, &state_words].iter().filter(|x| !x.is_empty()).copied().collect::<Vec<_>>().join(" · ");
@@ -455,7 +346,7 @@ pub fn minutes_html(record: &Value, lang: Lang) -> String {
     };
     let head_right =
         [reference, short_title.as_str()].iter().filter(|x| !x.is_empty()).copied().collect::<Vec<_>>().join(" · ");
-    let page_word = label_text(lang, "Page", "Page");
+    let page_word = lang.words("Page", "Page");
     let mut css = String::from(MINUTES_CSS);
     let _ = write!(
         css,
@@ -472,7 +363,7 @@ pub fn minutes_html(record: &Value, lang: Lang) -> String {
         "<!doctype html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{} · {}</title><style>{css}</style></head><body>",
-        esc(&label_text(lang, "Minutes", "Procès-verbal")),
+        esc(&lang.words("Minutes", "Procès-verbal")),
         esc(if reference.is_empty() { &title_text } else { reference }),
     );
 
@@ -484,31 +375,24 @@ pub fn minutes_html(record: &Value, lang: Lang) -> String {
     }
     line.push(l("Minutes", "Procès-verbal"));
     let _ = write!(h, "<p class=\"ref\">{}</p><h1>{}</h1>", line.join(" · "), loc(&s["title"], lang));
+    // French puts a space before the colon.
+    let colon = if lang == Lang::Fr { " :" } else { ":" };
     let mut meta = Vec::new();
-    if let Some(v) = s["venue"].as_str().filter(|v| !v.is_empty()) {
-        meta.push(esc(v));
+    let venue = loc(&s["venue"], lang);
+    if !venue.is_empty() {
+        meta.push(venue);
     }
-    let planned_start = s["starts_at"].as_str().and_then(iso_parts);
-    let planned_end = s["ends_at"].as_str().and_then(iso_parts);
-    let held_day = s["started_at"].as_i64().map(|ms| civil(ms.div_euclid(86_400_000)));
-    match (held_day, planned_start) {
-        (Some(day), _) => meta.push(esc(&date(lang, day))),
-        (None, Some((day, _))) => meta.push(esc(&date(lang, day))),
-        _ => {}
+    if let Some(day) = record_text::session_day(s) {
+        meta.push(esc(&date(lang, day)));
     }
     h.push_str("<p class=\"meta\">");
     h.push_str(&meta.join(" · "));
     h.push_str("</p><p class=\"meta\">");
-    if let Some((day, Some(from))) = planned_start {
-        let to = planned_end.and_then(|(_, t)| t).unwrap_or("");
-        let utc = if s["starts_at"].as_str().is_some_and(|x| x.ends_with('Z')) { " UTC" } else { "" };
-        let on =
-            if held_day.is_some_and(|d| d != day) { format!("{}, ", esc(&date(lang, day))) } else { String::new() };
-        let dash = if to.is_empty() { "" } else { "–" };
-        let _ = write!(h, "{}: {on}{}{dash}{}{utc}</p><p class=\"meta\">", l("Planned", "Prévu"), esc(from), esc(to));
+    if let Some(times) = record_text::planned_times(s, lang) {
+        let _ = write!(h, "{}{colon} {}</p><p class=\"meta\">", l("Planned", "Prévu"), esc(&times));
     }
     if s["started_at"].is_i64() {
-        let _ = write!(h, "{}: {}–{} UTC", l("Held", "Tenue"), clock(&s["started_at"]), clock(&s["ended_at"]));
+        let _ = write!(h, "{}{colon} {}–{} UTC", l("Held", "Tenue"), clock(&s["started_at"]), clock(&s["ended_at"]));
     } else {
         h.push_str(&l("Not held yet", "Pas encore tenue"));
     }
@@ -575,19 +459,31 @@ pub fn minutes_html(record: &Value, lang: Lang) -> String {
     if drafts.is_empty() {
         let _ = write!(h, "<p class=\"none\">{}</p>", l("No texts.", "Aucun texte."));
     }
-    let polls = record["polls"].as_array().cloned().unwrap_or_default();
     for d in &drafts {
         let status = d["status"].as_str().unwrap_or("");
+        // The wording decided upon: the version the deciding vote was on.
+        let (version, wording) = decided_wording(record, d);
+        let current = num(&d["version"]);
+        let later = if current != version {
+            format!(
+                " ({})",
+                esc(&lang.words(
+                    &format!("since amended: version {current}"),
+                    &format!("modifié depuis : version {current}")
+                ))
+            )
+        } else {
+            String::new()
+        };
         let _ = write!(
             h,
-            "<article class=\"draft\"><div class=\"draft-head\"><p class=\"kind\">{} · {} {}</p><h3>{}</h3></div>{}",
+            "<article class=\"draft\"><div class=\"draft-head\"><p class=\"kind\">{} · {} {version}{later}</p><h3>{}</h3></div>{}",
             enum_label(lang, &d["kind"]),
             l("version", "version"),
-            num(&d["version"]),
             loc(&d["title"], lang),
-            loc_block(&d["text"], lang),
+            loc_block(wording, lang),
         );
-        for p in polls.iter().filter(|p| p["draft"] == d["id"] && p["status"] == "closed") {
+        for p in record_text::closed_polls(record, d) {
             let c = &p["counts"];
             let outcome = p["outcome"].as_str().unwrap_or("");
             let mut how = vec![enum_label(lang, &p["method"])];
@@ -783,7 +679,50 @@ mod tests {
         assert!(minutes_html(&record, Lang::Fr).contains("Ouverture"));
         assert!(minutes_html(&record, Lang::Fr).contains("majorité simple : pour 2 &gt; contre 0"));
         assert!(minutes_html(&record, Lang::En).contains("Opening"));
-        assert_eq!(civil(0), (1970, 1, 1));
-        assert_eq!(civil(17_858), (2018, 11, 23));
+    }
+
+    #[test]
+    fn the_minutes_show_each_text_in_the_language_asked_as_voted_and_mark_a_fallback() {
+        let record = crate::record_text::tests::sample();
+        let fr = minutes_html(&record, Lang::Fr);
+        for expected in [
+            "<html lang=\"fr\">",
+            "<h1><span lang=\"fr\">Décentralisation et paix</span></h1>",
+            "Tanger · 23 novembre 2018",
+            "Prévu : 14:30–17:30 UTC",
+            "<span lang=\"fr\">La présidence</span>",
+            "<span lang=\"en\">Debate | exchanges</span> <span class=\"marker lang-fallback\" lang=\"en\" title=\"Pas disponible en français — affiché en anglais\">[EN]",
+            "<h3><span lang=\"fr\">Transfert des ressources</span></h3>",
+            "<div class=\"text\" lang=\"fr\">L’État transfère les ressources chaque année.</div>",
+            "<div class=\"text\" lang=\"fr\">Texte mis aux voix.</div>",
+            "version 1 (modifié depuis : version 2)",
+            "Adopté par consensus",
+        ] {
+            assert!(fr.contains(expected), "{expected:?} in:\n{fr}");
+        }
+        assert!(!fr.contains("Texte modifié après le vote"), "the rejected text as it was voted on");
+        assert!(!fr.contains("The chair") && !fr.contains("The State shall"), "no English where French is given");
+
+        let en = minutes_html(&record, Lang::En);
+        for expected in [
+            "<h1><span lang=\"en\">Devolution and peacebuilding</span></h1>",
+            "<span lang=\"en\">The chair</span>",
+            "<div class=\"text\" lang=\"en\">The State shall transfer resources.</div>",
+            "<h3><span lang=\"fr\">Seulement en français</span> <span class=\"marker lang-fallback\" lang=\"fr\"",
+            ">[FR]</span>",
+        ] {
+            assert!(en.contains(expected), "{expected:?} in:\n{en}");
+        }
+        assert!(!en.contains("La présidence") && !en.contains("Transfert des ressources"));
+
+        let both = minutes_html(&record, Lang::Both);
+        for expected in [
+            "<span lang=\"en\">Devolution and peacebuilding</span> <span class=\"alt\">/</span> <span lang=\"fr\">Décentralisation et paix</span>",
+            "<span lang=\"en\">The chair</span> <span class=\"alt\">/</span> <span lang=\"fr\">La présidence</span>",
+            "<div class=\"langs\"><div class=\"text\" lang=\"en\">The State shall transfer resources.</div><div class=\"text\" lang=\"fr\">L’État transfère les ressources chaque année.</div></div>",
+            "<div class=\"text\">Set up a network.\n\nReport each year.</div>",
+        ] {
+            assert!(both.contains(expected), "{expected:?} in:\n{both}");
+        }
     }
 }

@@ -14,6 +14,7 @@ macro_rules! on_both_stores {
 }
 
 mod contract_fixture;
+mod exports;
 mod floor;
 mod helpers;
 mod http;

@@ -383,7 +383,7 @@ async fn the_records_figures_are_those_of_the_trail_and_the_receipts(backend: Ba
     assert_eq!(held[7].len(), 2, "the adoption item was held twice");
 
     // The notes: the trail's, each in its last wording.
-    let last = events().filter(|e| e["note"] == note).last().expect("note events");
+    let last = events().rfind(|e| e["note"] == note).expect("note events");
     assert_eq!((&record["notes"][0]["text"], &last["text"]), (&json!("Adoptée à la majorité."), &last["text"]));
     // The trail never says who cast which secret ballot.
     let secret = &polls[1]["id"];
