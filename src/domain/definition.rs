@@ -164,6 +164,20 @@ impl fmt::Display for DefinitionError {
 
 impl std::error::Error for DefinitionError {}
 
+impl DefinitionError {
+    /// Each problem as `(path, message)`: every problem starts with the path of its field
+    /// (`agenda[2].title is required` → `("agenda[2].title", "is required")`).
+    pub fn fields(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .map(|p| match p.split_once(' ') {
+                Some((path, rest)) => (path.trim_end_matches(':').to_owned(), rest.to_owned()),
+                None => (String::new(), p.clone()),
+            })
+            .collect()
+    }
+}
+
 struct Problems(Vec<String>);
 
 impl Problems {

@@ -11,6 +11,10 @@ use serde_json::json;
 pub enum ApiError {
     #[error("{0}")]
     Invalid(String),
+    /// Bad input with a problem per field: each `(path, message)`, e.g. `("agenda[2].title", "is
+    /// required")`.
+    #[error("{}", .0.iter().map(|(p, m)| if p.is_empty() { m.clone() } else { format!("{p} {m}") }).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<(String, String)>),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -32,7 +36,7 @@ pub enum ApiError {
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
-            ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            ApiError::Invalid(_) | ApiError::InvalidFields(_) => (StatusCode::BAD_REQUEST, "invalid"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -67,6 +71,10 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        (status, Json(json!({"error": {"code": code, "message": self.to_string()}}))).into_response()
+        let mut error = json!({"code": code, "message": self.to_string()});
+        if let ApiError::InvalidFields(fields) = &self {
+            error["fields"] = fields.iter().map(|(path, message)| json!({"path": path, "message": message})).collect();
+        }
+        (status, Json(json!({ "error": error }))).into_response()
     }
 }

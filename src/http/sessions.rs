@@ -30,7 +30,33 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
 pub fn parse_definition(body: &[u8]) -> Result<SessionDefinition, ApiError> {
     let raw: RawDefinition = serde_json::from_slice(body)
         .map_err(|e| ApiError::Invalid(format!("the session definition is not valid: {e}")))?;
-    SessionDefinition::parse(raw).map_err(|e| ApiError::Invalid(e.to_string()))
+    SessionDefinition::parse(raw).map_err(|e| ApiError::InvalidFields(e.fields()))
+}
+
+/// `POST /api/definitions/check` (anyone): a definition read as the server reads it, without
+/// creating anything: 200 with the definition as it would be stored and its planned length,
+/// or 400 with a problem per field (`error.fields: [{path, message}]`). The session editor
+/// checks as the organiser types.
+pub async fn check_definition(body: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|r| ApiError::TooLarge(r.body_text()))?;
+    let definition = parse_definition(&body)?;
+    let minutes: u32 = definition.agenda.iter().map(|i| i.minutes).sum();
+    Ok(Json(json!({"definition": definition, "planned_minutes": minutes})))
+}
+
+/// `GET /api/sessions/{id}/definition` (moderator, or the admin token): the session's
+/// definition, to keep or to start another session from.
+pub async fn definition(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if session_role(&state, &id, &headers).await? != Role::Moderator {
+        return Err(ApiError::Forbidden("the definition is the moderator's".into()));
+    }
+    let snapshot =
+        state.store.snapshot(&id, None).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
+    Ok(Json(serde_json::to_value(&snapshot.definition).map_err(|e| ApiError::Internal(e.to_string()))?))
 }
 
 pub async fn create(

@@ -71,7 +71,15 @@ pub fn parse_roster(body: &[u8]) -> Result<Vec<RosterEntry>, ApiError> {
         }
     }
     if !problems.is_empty() {
-        return Err(ApiError::Invalid(problems.into_iter().take(20).collect::<Vec<_>>().join("; ")));
+        let fields = problems
+            .into_iter()
+            .take(50)
+            .map(|p| match p.split_once(": ") {
+                Some((line, m)) => (line.to_owned(), m.to_owned()),
+                None => (String::new(), p),
+            })
+            .collect();
+        return Err(ApiError::InvalidFields(fields));
     }
     if entries.is_empty() {
         return Err(ApiError::Invalid("the roster is empty".into()));
@@ -92,6 +100,19 @@ fn roster_csv(entries: &[RosterEntry]) -> Result<Response, ApiError> {
     }
     let body = out.into_inner().map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body).into_response())
+}
+
+/// `POST /api/roster/check` (anyone): a roster CSV read as `PUT …/roster` reads it, without
+/// storing anything or making codes: the rows and their total weight, or 400 with a problem
+/// per line (`error.fields: [{path: "line 3", message}]`). The editor's preview.
+pub async fn check_roster(body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let entries = parse_roster(&body)?;
+    let weight: u64 = entries.iter().map(|e| e.weight).sum();
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| serde_json::json!({"name": e.name, "organisation": e.organisation, "weight": e.weight}))
+        .collect();
+    Ok(axum::Json(serde_json::json!({"entries": rows, "weight": weight})).into_response())
 }
 
 /// `PUT /api/sessions/{id}/roster`: replaces the roster.
