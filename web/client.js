@@ -4,10 +4,12 @@
 // ordered events, resync on a gap, reconnect with backoff and jitter), the
 // commands (queued while offline, resent with the same id, each one's fate
 // tracked), and `h()`, the only way pages build DOM: text is always set as
-// text, never parsed as HTML. Nothing here touches the DOM at import time, so
-// `applyEvent` can be imported and tested outside a browser.
+// text, never parsed as HTML. Texts given by language (titles, speaker lines, draft
+// texts) are shown through `locText` / `langText` and their kin: the page's language,
+// else the other one with a small badge that says so. Nothing here touches the DOM at
+// import time, so `applyEvent` can be imported and tested outside a browser.
 
-import { t, onLangChange } from './i18n.js';
+import { t, tv, onLangChange, currentLang } from './i18n.js';
 
 // ---------------------------------------------------------------- state
 
@@ -230,13 +232,16 @@ export function applyEvent(state, event) {
       return state;
     }
     case 'draft.edited': {
+      // The event carries the WHOLE new text (string or texts by language) and the language
+      // the edit changed (null: the whole text).
       if (!('text' in event)) return state;
+      const lang = event.lang ?? null;
       return mapDraft(state, event.draft, (d) => ({
         ...d,
         text: event.text,
         version: event.version,
         ...(Array.isArray(d.versions)
-          ? { versions: [...d.versions, { version: event.version, at: event.at, role: event.role, text: event.text }] }
+          ? { versions: [...d.versions, { version: event.version, at: event.at, role: event.role, text: event.text, lang }] }
           : {}),
       }));
     }
@@ -246,12 +251,18 @@ export function applyEvent(state, event) {
       const draft = {
         id: event.draft, kind: event.draft_kind, title: event.title, text: event.text, status: 'draft', version: 1,
         adopted_by: null, poll: null,
-        ...(staff ? { versions: [{ version: 1, at: event.at, role: event.role, text: event.text }] } : {}),
+        ...(staff ? { versions: [{ version: 1, at: event.at, role: event.role, text: event.text, lang: null }] } : {}),
       };
       return { ...state, drafts: [...(state.drafts || []), draft] };
     }
     case 'draft.withdrawn':
       return mapDraft(state, event.draft, (d) => ({ ...d, status: 'withdrawn' }));
+    // The rapporteur's notes are not in the state view (record.json has them): the page
+    // that shows them follows these events itself.
+    case 'record.noted':
+    case 'record.note_edited':
+    case 'record.note_deleted':
+      return state;
     default:
       return state;
   }
@@ -543,15 +554,130 @@ export function fmtDuration(seconds) {
   return neg ? `−${body}` : body;
 }
 
+// ---------------------------------------------------------------- texts by language
+
+/** After the page's language, the languages a text falls back to, in this order. */
+const FALLBACK_LANGS = ['en', 'fr'];
+
+const given = (v) => typeof v === 'string' && v.trim() !== '';
+
 /**
- * A text given as a string, or as texts by language (`{"fr": "…", "en": "…"}`): the one in
- * `lang`, else English, else the first given.
+ * A text given as a string, or as texts by language (`{"fr": "…", "en": "…"}`), as shown in
+ * `lang` (the page's language by default): `{text, lang, fallback}` where `lang` is the
+ * language shown (null for a plain string) and `fallback` says the text lacks `lang`. The one
+ * in `lang` first, then English, then French, then the first non-empty one.
  */
-export function loc(value, lang) {
-  if (value == null) return '';
-  if (typeof value !== 'object') return String(value);
-  const pick = value[lang] ?? value.en ?? Object.values(value).find((v) => typeof v === 'string');
-  return pick == null ? '' : String(pick);
+export function locText(value, lang = currentLang()) {
+  if (value == null) return { text: '', lang: null, fallback: false };
+  if (typeof value !== 'object' || Array.isArray(value)) return { text: String(value), lang: null, fallback: false };
+  for (const l of [lang, ...FALLBACK_LANGS]) {
+    if (l && Object.prototype.hasOwnProperty.call(value, l) && given(value[l])) return { text: value[l], lang: l, fallback: l !== lang };
+  }
+  const first = Object.entries(value).find(([, v]) => given(v));
+  return first ? { text: first[1], lang: first[0], fallback: first[0] !== lang } : { text: '', lang: null, fallback: false };
+}
+
+/** The text of `value` in `lang` (the page's language by default), as `locText` picks it. */
+export function loc(value, lang = currentLang()) {
+  return locText(value, lang).text;
+}
+
+/** "Not available in French — shown in English", in the page's language. */
+export function fallbackNote(shown, page = currentLang()) {
+  return t('lang.fallback', { missing: tv('lang.name', page), shown: tv('lang.name', shown) });
+}
+
+/** The small "EN" badge of a text shown in another language than the page's. */
+function fallbackBadge(shown, page) {
+  const note = fallbackNote(shown, page);
+  return h('span', { class: 'lang-fallback', lang: shown, role: 'img', title: note, 'aria-label': note }, shown.toUpperCase());
+}
+
+/**
+ * The nodes of a text in `lang`: the bare text when it is in that language (or a plain
+ * string); else the badge and the text in a span carrying its own `lang`. For lists and
+ * sentences; `langText` makes a whole element.
+ */
+export function langNodes(value, lang = currentLang()) {
+  const r = locText(value, lang);
+  if (!r.fallback) return [r.text];
+  return [fallbackBadge(r.lang, lang), h('span', { lang: r.lang }, r.text)];
+}
+
+/**
+ * An element holding a text in the page's language (h() for a text given by language): shown
+ * in another language, it gets `lang` and, first, the badge (first, so that an ellipsis or a
+ * clamp never cuts it off).
+ */
+export function langText(tag, attrs, value, lang = currentLang()) {
+  const r = locText(value, lang);
+  const el = h(tag, { ...attrs, lang: r.fallback ? r.lang : null });
+  return fillLang(el, r, lang);
+}
+
+function fillLang(el, r, lang) {
+  if (r.fallback) return fill(el, fallbackBadge(r.lang, lang), r.text);
+  return fill(el, r.text);
+}
+
+// What each element was last filled with (and its text then): unchanged texts are not redrawn,
+// so screen readers stay quiet; an element changed since by other means is filled again.
+const langSigs = new WeakMap();
+const unchanged = (el, sig) => langSigs.get(el) === `${sig}\u0002${el.textContent}`;
+const filled = (el, sig) => langSigs.set(el, `${sig}\u0002${el.textContent}`);
+
+/**
+ * Sets an existing element to a text in the page's language, as `langText` builds one (a
+ * plain string clears what an earlier text left: its `lang`, its badge); only when it changed.
+ */
+export function setLangText(el, value, lang = currentLang()) {
+  if (!el) return el;
+  const r = locText(value, lang);
+  const sig = `${lang}\u0001${r.fallback ? r.lang : ''}\u0001${r.text}`;
+  if (unchanged(el, sig)) return el;
+  if (r.fallback) {
+    el.setAttribute('lang', r.lang);
+    fillLang(el, r, lang);
+  } else {
+    el.removeAttribute('lang');
+    setText(el, r.text);
+  }
+  filled(el, sig);
+  return el;
+}
+
+/** Fills `el` with texts (speaker lines…) joined by `sep`, each as `langNodes` gives it; only when it changed. */
+export function setLangList(el, values, sep = ' · ', lang = currentLang()) {
+  if (!el) return el;
+  const list = Array.isArray(values) ? values : [];
+  const rs = list.map((v) => locText(v, lang));
+  const sig = `${lang}\u0001${JSON.stringify(rs)}`;
+  if (unchanged(el, sig)) return el;
+  el.removeAttribute('lang');
+  if (rs.some((r) => r.fallback)) fill(el, list.map((v, i) => [i ? sep : null, langNodes(v, lang)]));
+  else setText(el, rs.map((r) => r.text).join(sep));
+  filled(el, sig);
+  return el;
+}
+
+/**
+ * Fills `el` with the sentence `t(key, {[name]: …, ...vars})` where the text `value` goes in
+ * the place of `{name}`, with its badge when shown in another language; only when it changed.
+ */
+export function setLangSentence(el, key, name, value, vars = {}, lang = currentLang()) {
+  if (!el) return el;
+  const r = locText(value, lang);
+  el.removeAttribute('lang');
+  if (!r.fallback) {
+    setText(el, t(key, { ...vars, [name]: r.text }));
+    return el;
+  }
+  const [before, after = ''] = t(key, { ...vars, [name]: '\u0000' }).split('\u0000');
+  const sig = `${lang}\u0001${r.lang}\u0001${before}\u0001${r.text}\u0001${after}`;
+  if (unchanged(el, sig)) return el;
+  fill(el, before, langNodes(value, lang), after);
+  filled(el, sig);
+  return el;
 }
 
 /** Local clock time of an epoch-ms or ISO value, in the page language. */

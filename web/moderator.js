@@ -4,11 +4,13 @@
 
 import {
   connect, h, fill, setText, pathSegment, fragmentKey, itemStatus, itemSeconds, fmtDuration, fmtTime, every,
-  byUpvotes, timerLevel, speakingSeconds,
+  byUpvotes, timerLevel, speakingSeconds, loc, langNodes,
 } from './client.js';
 import { suggestDuplicates } from './similar.js';
 import { t, tv, currentLang } from './i18n.js';
-import { $, startPage, showContent, showFatal, renderPhase, renderNow, agendaRow, itemMeta } from './render.js';
+import {
+  $, startPage, showContent, showFatal, renderPhase, renderNow, agendaRow, itemMeta, nextUp, speakerNodes,
+} from './render.js';
 import { renderJoinLink, renderTimer } from './room.js';
 import { mountVotes } from './votes.js';
 
@@ -83,8 +85,8 @@ function render() {
   const s = client.state;
   if (!s) return;
   showContent();
-  document.title = `${t('role.moderator')} · ${s.reference || s.title} · Palabre`;
-  setText($('bar-title'), [s.reference, s.title].filter(Boolean).join(' · '));
+  document.title = `${t('role.moderator')} · ${s.reference || loc(s.title)} · Palabre`;
+  renderBarTitle(s);
   renderPhase(s);
   renderNow(s);
   renderButtons(s);
@@ -96,6 +98,16 @@ function render() {
   renderFloor(s);
   votes.render(s);
   tick();
+}
+
+/** "SOU 94 · the title", the title in the page's language (with its badge when in another). */
+let barSig = null;
+function renderBarTitle(s) {
+  const el = $('bar-title');
+  const sig = JSON.stringify([currentLang(), s.reference, s.title]);
+  if (sig === barSig) return;
+  barSig = sig;
+  fill(el, s.reference || null, s.reference && loc(s.title) ? ' · ' : null, langNodes(s.title));
 }
 
 function renderButtons(s) {
@@ -111,11 +123,10 @@ function renderButtons(s) {
   next.setAttribute('aria-busy', String(b));
   $('btn-prev').setAttribute('aria-busy', String(b));
 
-  let up = '';
-  if (s.phase === 'pending' && items.length) up = t('now.first', { title: items[0].title });
-  else if (s.phase === 'running' && cur != null && cur < items.length - 1) up = t('now.next', { title: items[cur + 1].title });
-  else if (s.phase === 'running' && cur === items.length - 1) up = t('now.last_item');
-  setText($('next-up'), up);
+  const upEl = $('next-up');
+  if (s.phase === 'pending' && items.length) nextUp(upEl, 'now.first', items[0]);
+  else if (s.phase === 'running' && cur != null && cur < items.length - 1) nextUp(upEl, 'now.next', items[cur + 1]);
+  else setText(upEl, s.phase === 'running' && cur === items.length - 1 ? t('now.last_item') : '');
 }
 
 function renderAgenda(s) {
@@ -135,7 +146,7 @@ function renderAgenda(s) {
       secs > 0 || st === 'current' ? fmtDuration(secs) : '',
     );
     if (st === 'current' && s.phase === 'running') liveCell = { el: time, i };
-    const meta = itemMeta(item, (item.speakers || []).join(' · ') || null);
+    const meta = itemMeta(item, speakerNodes(item.speakers));
     const goto = h(
       'button',
       {
@@ -146,7 +157,7 @@ function renderAgenda(s) {
         'data-index': i,
         disabled: s.phase === 'ended' || s.agenda.current === i,
         'aria-busy': b ? 'true' : null,
-        'aria-label': t('cmd.goto_item', { i: i + 1, title: item.title }),
+        'aria-label': t('cmd.goto_item', { i: i + 1, title: loc(item.title) }),
       },
       t('cmd.goto'),
     );

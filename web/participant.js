@@ -8,10 +8,11 @@
 
 import {
   connect, h, fill, setText, $t, participantTokenKey, itemStatus, byUpvotes, fmtDuration, speakingSeconds, every, loc,
+  langNodes, setLangText,
 } from './client.js';
 import { t, tv, currentLang } from './i18n.js';
 import {
-  $, pathCode, startPage, showContent, showFatal, renderPhase, renderNow, agendaRow, itemMeta,
+  $, pathCode, startPage, showContent, showFatal, renderPhase, renderNow, agendaRow, itemMeta, nextUp,
   CHOICES, pollDraft, voteNumbers, methodText, ruleText, turnoutText, pollsByTime, fmtNum, fmtPct,
 } from './render.js';
 
@@ -38,8 +39,8 @@ function render() {
   const s = client.state;
   if (!s) return;
   showContent();
-  document.title = `${s.title} · Palabre`;
-  setText($('session-title'), s.title);
+  document.title = `${loc(s.title)} · Palabre`;
+  setLangText($('session-title'), s.title);
   setText($('session-ref'), [s.reference, s.venue].filter(Boolean).join(' · '));
   setText($('join-code'), s.code || code);
   renderPhase(s);
@@ -51,11 +52,11 @@ function render() {
   renderFloor(s);
 }
 
-/** Under the "now" title with no current item: the closing words, or what comes first. */
-function idleText(s) {
-  const items = s.agenda.items;
+/** Under the "now" title with no current item: the closing words, or what comes first (written into `el`). */
+function idleText(s, el) {
   if (s.phase === 'ended') return t('now.ended_text');
-  return items.length ? t('now.first', { title: items[0].title }) : '';
+  nextUp(el, 'now.first', s.agenda.items[0]);
+  return undefined;
 }
 
 /** Renders again on the next frame (command fates, the end of a hold). */
@@ -781,8 +782,8 @@ function updateCard(c, p, s) {
   }
   setText(P.label, t(open ? 'part.vote.open_label' : p.status === 'closed' ? 'part.vote.closed_label' : 'part.vote.cancelled_label'));
   setText(P.kind, d.kind);
-  setText(P.title, d.title);
-  setText(P.text, d.text);
+  setLangText(P.title, d.draft ? d.draft.title : '');
+  setLangText(P.text, d.draft ? d.draft.text : '');
   P.text.setAttribute('aria-label', t('part.vote.text_label'));
   setText(P.cancelled, t('part.vote.cancelled'));
 
@@ -960,7 +961,7 @@ function renderPast(s, past, consensus) {
     return h(
       'li',
       { class: `past-item is-${p.outcome || p.status}`, 'data-testid': 'past-poll', 'data-poll': p.id, 'data-outcome': p.outcome || p.status },
-      h('p', { class: 'past-title' }, h('span', { class: 'vote-kind' }, d.kind), ' ', d.title),
+      h('p', { class: 'past-title' }, h('span', { class: 'vote-kind' }, d.kind), ' ', langNodes(d.draft ? d.draft.title : '', lang)),
       h(
         'p',
         { class: 'past-meta' },
@@ -974,7 +975,7 @@ function renderPast(s, past, consensus) {
     items.push(h(
       'li',
       { class: 'past-item is-adopted', 'data-testid': 'past-poll', 'data-draft': d.id, 'data-outcome': 'consensus' },
-      h('p', { class: 'past-title' }, h('span', { class: 'vote-kind' }, tv('draft.kind', d.kind)), ' ', loc(d.title, lang)),
+      h('p', { class: 'past-title' }, h('span', { class: 'vote-kind' }, tv('draft.kind', d.kind)), ' ', langNodes(d.title, lang)),
       h('p', { class: 'past-meta' }, h('span', { class: 'past-outcome is-adopted' }, t('part.vote.consensus'))),
     ));
   }

@@ -1,7 +1,9 @@
 // What the live pages render alike. The participant page loads it: only what it
 // uses belongs here (the moderator and screen's join link and timer are in room.js).
 
-import { h, setText, $t, pathSegment, bindConnBadge, fmtTime, loc } from './client.js';
+import {
+  h, setText, $t, pathSegment, bindConnBadge, fmtTime, loc, langText, langNodes, setLangText, setLangList, setLangSentence,
+} from './client.js';
 import { t, tv, initI18n, onLangChange, currentLang } from './i18n.js';
 
 export const $ = (id) => document.getElementById(id);
@@ -65,7 +67,10 @@ export function renderPhase(s, label = tv('phase', s.phase)) {
   setText(noteEl, note);
 }
 
-/** The "now" card: the current item (`runningOnly`: while it runs), else a title and `idle(s)`. */
+/**
+ * The "now" card: the current item (`runningOnly`: while it runs), else a title and the line
+ * `idle(s, el)` returns or writes into `el`.
+ */
 export function renderNow(s, { runningOnly = false, idle = () => '' } = {}) {
   const items = s.agenda.items;
   const cur = s.agenda.current;
@@ -74,14 +79,24 @@ export function renderNow(s, { runningOnly = false, idle = () => '' } = {}) {
   if (!item) {
     setText($('current-kind'), '');
     setText($('current-pos'), '');
-    setText($('current-title'), s.phase === 'ended' ? t('now.ended_title') : t('now.pending_title'));
-    setText($('current-speakers'), idle(s));
+    setLangText($('current-title'), s.phase === 'ended' ? t('now.ended_title') : t('now.pending_title'));
+    const el = $('current-speakers');
+    el.removeAttribute('lang');
+    // `idle` returns the line, or writes it into `el` itself (a sentence with a text in it).
+    const said = idle(s, el);
+    if (typeof said === 'string') setText(el, said);
     return;
   }
   setText($('current-kind'), tv('kind', item.kind));
   setText($('current-pos'), t('now.position', { i: cur + 1, n: items.length }));
-  setText($('current-title'), item.title);
-  setText($('current-speakers'), (item.speakers || []).join(' · '));
+  setLangText($('current-title'), item.title);
+  setLangList($('current-speakers'), item.speakers);
+}
+
+/** "First: …" / "Next: …" with an item's title in the page's language (badge and all), into `el`. */
+export function nextUp(el, key, item) {
+  if (item) setLangSentence(el, key, 'title', item.title);
+  else setLangText(el, '');
 }
 
 /** An agenda row's attributes (list item or table row). */
@@ -95,11 +110,19 @@ export const rowAttrs = (i, st, cls) => ({
 
 export const statusTag = (st) => h('span', { class: `ag-tag tag-${st}` }, tv('agenda.status', st));
 
-/** "Debate · 20 min · …more". */
-export const itemMeta = (item, ...more) =>
-  [kindUnlessTitle(item), item.minutes ? t('agenda.minutes', { n: item.minutes }) : null, ...more]
-    .filter(Boolean)
-    .join(' · ');
+/** "Debate · 20 min · …more"; `more` may hold nodes (a text with its badge): then an array for h(). */
+export function itemMeta(item, ...more) {
+  const parts = [kindUnlessTitle(item), item.minutes ? t('agenda.minutes', { n: item.minutes }) : null, ...more]
+    .filter((x) => x != null && x !== '' && !(Array.isArray(x) && x.length === 0));
+  if (parts.every((x) => typeof x === 'string')) return parts.join(' · ');
+  return parts.map((x, i) => [i ? ' · ' : null, x]);
+}
+
+/** Speaker lines joined by " · ", each in the page's language (nodes for h(): a text shown in another language has its badge). */
+export function speakerNodes(speakers) {
+  const list = Array.isArray(speakers) ? speakers.filter((x) => loc(x) !== '') : [];
+  return list.map((x, i) => [i ? ' · ' : null, langNodes(x)]);
+}
 
 /** An agenda list item: number or ✓, title, meta (and speakers), status tag, `after`. */
 export function agendaRow(s, i, st, meta, { speakers = false, after = [] } = {}) {
@@ -111,9 +134,9 @@ export function agendaRow(s, i, st, meta, { speakers = false, after = [] } = {})
     h(
       'div',
       { class: 'ag-body' },
-      h('p', { class: 'ag-title' }, item.title),
+      langText('p', { class: 'ag-title' }, item.title),
       h('p', { class: 'ag-meta' }, meta),
-      speakers && item.speakers && item.speakers.length ? h('p', { class: 'ag-speakers' }, item.speakers.join(' · ')) : null,
+      speakers && item.speakers && item.speakers.length ? h('p', { class: 'ag-speakers' }, speakerNodes(item.speakers)) : null,
     ),
     statusTag(st),
     after,
@@ -123,14 +146,14 @@ export function agendaRow(s, i, st, meta, { speakers = false, after = [] } = {})
 /** The kind's label, unless it only repeats the title ("Introduction"). */
 export function kindUnlessTitle(item) {
   const k = tv('kind', item.kind);
-  return k.toLowerCase() === String(item.title).trim().toLowerCase() ? null : k;
+  return k.toLowerCase() === loc(item.title).trim().toLowerCase() ? null : k;
 }
 
 // ---------------------------------------------------------------- votes (participant and screen)
 
 export const CHOICES = ['for', 'against', 'abstain'];
 
-/** The draft a poll is about, with its title and text in the page's language. */
+/** The draft a poll is about, with its title and text in the page's language (strings; the pages show `draft` with its badges). */
 export function pollDraft(s, poll) {
   const d = (s.drafts || []).find((x) => x.id === poll.draft) || null;
   const lang = currentLang();

@@ -3,10 +3,12 @@
 // list of speakers with the speaking time; during a vote, the text with the live
 // tally, then the outcome in very large type with the rule applied.
 
-import { connect, h, fill, setText, fmtTime, fmtDuration, every, byUpvotes, speakingSeconds, timerLevel } from './client.js';
+import {
+  connect, h, fill, setText, fmtTime, fmtDuration, every, byUpvotes, speakingSeconds, timerLevel, loc, setLangText, setLangList,
+} from './client.js';
 import { t, tv, currentLang } from './i18n.js';
 import {
-  $, pathCode, startPage, showFatal, renderPhase, kindUnlessTitle,
+  $, pathCode, startPage, showFatal, renderPhase, kindUnlessTitle, nextUp,
   pollDraft, voteNumbers, methodText, ruleText, turnoutText, pollsByTime, fmtNum, fmtPct,
 } from './render.js';
 import { renderJoinLink, renderTimer } from './room.js';
@@ -29,10 +31,10 @@ function render() {
   const s = client.state;
   renderJoin(s);
   if (!s) return;
-  document.title = `${s.reference || s.title} · Palabre`;
+  document.title = `${s.reference || loc(s.title)} · Palabre`;
   $('stage').dataset.phase = s.phase;
   setText($('session-ref'), s.reference || '');
-  setText($('session-title'), s.title);
+  setLangText($('session-title'), s.title);
   renderPhase(s, s.phase === 'running' ? '' : tv('phase', s.phase));
 
   const items = s.agenda.items;
@@ -41,19 +43,19 @@ function render() {
   const lang = currentLang();
   if (s.phase === 'ended') {
     setText($('now-label'), t('screen.ended'));
-    setText($('current-title'), t('screen.thanks'));
-    setText($('current-speakers'), s.ended_at ? t('phase.ended_at', { time: fmtTime(s.ended_at, lang) }) : '');
-    setText($('next-up'), '');
+    setLangText($('current-title'), t('screen.thanks'));
+    setLangText($('current-speakers'), s.ended_at ? t('phase.ended_at', { time: fmtTime(s.ended_at, lang) }) : '');
+    nextUp($('next-up'), 'now.next', null);
   } else if (!item) {
     setText($('now-label'), t('screen.not_started'));
-    setText($('current-title'), s.title);
-    setText($('current-speakers'), s.starts_at ? t('phase.planned_start', { time: fmtTime(s.starts_at, lang, true) }) : '');
-    setText($('next-up'), items.length ? t('now.first', { title: items[0].title }) : '');
+    setLangText($('current-title'), s.title);
+    setLangText($('current-speakers'), s.starts_at ? t('phase.planned_start', { time: fmtTime(s.starts_at, lang, true) }) : '');
+    nextUp($('next-up'), 'now.first', items[0]);
   } else {
     setText($('now-label'), [t('now.label'), kindUnlessTitle(item), `${cur + 1}/${items.length}`].filter(Boolean).join(' · '));
-    setText($('current-title'), item.title);
-    setText($('current-speakers'), (item.speakers || []).join(' · '));
-    setText($('next-up'), cur < items.length - 1 ? t('now.next', { title: items[cur + 1].title }) : '');
+    setLangText($('current-title'), item.title);
+    setLangList($('current-speakers'), item.speakers);
+    nextUp($('next-up'), 'now.next', cur < items.length - 1 ? items[cur + 1] : null);
   }
   // Very long titles step down a size so they stay on the screen.
   const len = $('current-title').textContent.length;
@@ -108,10 +110,10 @@ function renderVote(s) {
   box.dataset.poll = p.id;
   box.dataset.status = p.status;
   setText($('vote-label'), [t(open ? 'screen.vote.open' : 'screen.vote.result'), d.kind].filter(Boolean).join(' · '));
-  setText($('vote-title'), d.title);
+  setLangText($('vote-title'), d.draft ? d.draft.title : '');
   const tl = d.title.length;
   $('vote-title').dataset.len = tl > 110 ? 'xl' : tl > 60 ? 'l' : 's';
-  setText($('vote-text'), open ? d.text : '');
+  setLangText($('vote-text'), open && d.draft ? d.draft.text : '');
   const n0 = d.text.length;
   $('vote-text').dataset.len = n0 > 1200 ? 'xl' : n0 > 600 ? 'l' : n0 > 280 ? 'm' : 's';
   $('vote-text').hidden = !open || !d.text;

@@ -6,23 +6,15 @@
 import * as C from './client.js';
 import { t, tv, currentLang } from './i18n.js';
 
-const { h, setText } = C;
+const { h, setText, loc, langText, setLangText } = C;
 
 export const CHOICES = ['for', 'against', 'abstain'];
 export const METHODS = ['simple', 'absolute', 'two_thirds'];
 
 // ---------------------------------------------------------------- pure helpers
 
-/** A text given as a string or by language ({"fr": …, "en": …}), in the page's language. */
-export function loc(v, lang = currentLang()) {
-  if (v == null) return '';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'object') {
-    const s = v[lang] ?? v.en ?? v.fr ?? Object.values(v).find((x) => typeof x === 'string');
-    return s == null ? '' : String(s);
-  }
-  return String(v);
-}
+/** A text given as a string or by language, in the page's language (client.js picks it). */
+export { loc };
 
 export const draftsOf = (s) => (Array.isArray(s && s.drafts) ? s.drafts.filter((d) => d && d.id != null) : []);
 export const pollsOf = (s) => (Array.isArray(s && s.polls) ? s.polls.filter((p) => p && p.id != null) : []);
@@ -461,7 +453,7 @@ export function mountVotes(client, { sessionId, key }) {
     const f = figures(p);
     const title = d ? loc(d.title) : '';
     setText(refs.kind, d ? tv('draft.kind', d.kind) : '');
-    setText(refs.title, title);
+    setLangText(refs.title, d ? d.title : '');
     setText(refs.settings, settingsText(p));
     const total = f.total || 0;
     for (const c of CHOICES) {
@@ -620,7 +612,6 @@ export function mountVotes(client, { sessionId, key }) {
 
   function draftMain(s, d, dec, polls, ctx) {
     const idT = `vd-${d.id}-t`;
-    const title = loc(d.title);
     const busy = busyDraft(d.id);
     const text = loc(d.text);
     const textOpen = !!text && vui.textOpen.has(d.id);
@@ -638,7 +629,7 @@ export function mountVotes(client, { sessionId, key }) {
         textOpen ? t('votes.hide_text') : t('votes.read_text'),
       )
       : null;
-    const details = text ? h('p', { class: 'draft-text vd-text', id: `vd-${d.id}-x`, hidden: !textOpen }, text) : null;
+    const details = text ? langText('p', { class: 'draft-text vd-text', id: `vd-${d.id}-x`, hidden: !textOpen }, d.text) : null;
     const statusLabel = d.status === 'adopted' && d.adopted_by === 'consensus'
       ? t('votes.status_consensus')
       : tv('draft.status', d.status);
@@ -653,7 +644,7 @@ export function mountVotes(client, { sessionId, key }) {
         h('span', { class: `pill draft-status st-${d.status}`, 'data-testid': 'draft-status' }, statusLabel),
         d.version > 1 ? h('span', { class: 'muted small' }, ` ${t('votes.version', { n: d.version })}`) : null,
       ),
-      h('p', { class: 'vd-title', id: idT }, title),
+      langText('p', { class: 'vd-title', id: idT }, d.title),
     );
 
     const out = [];

@@ -449,3 +449,67 @@ test('a command too large for one frame is refused on the page, never sent to lo
   assert.equal(rec.error.code, 'too_large');
   assert.equal(c.send('question.ask', { text: 'short' }).status, 'queued');
 });
+
+// ------------------------------------------------------------- texts by language
+import { locText, loc } from '../../web/client.js';
+import { loc as votesLoc } from '../../web/votes.js';
+
+test('a text by language shows the page language, else English, else French, else the first given, and says when it fell back', () => {
+  const both = { en: 'Agenda', fr: 'Ordre du jour' };
+  assert.deepEqual(locText(both, 'fr'), { text: 'Ordre du jour', lang: 'fr', fallback: false });
+  assert.deepEqual(locText(both, 'en'), { text: 'Agenda', lang: 'en', fallback: false });
+  // only one language: shown with the marker's facts
+  assert.deepEqual(locText({ en: 'Only English' }, 'fr'), { text: 'Only English', lang: 'en', fallback: true });
+  assert.deepEqual(locText({ fr: 'Seulement en français' }, 'en'), { text: 'Seulement en français', lang: 'fr', fallback: true });
+  // a missing or empty page language falls back to English before French, then to the first non-empty one
+  assert.deepEqual(locText({ fr: 'Bonjour', en: 'Hello' }, 'de'), { text: 'Hello', lang: 'en', fallback: true });
+  assert.deepEqual(locText({ en: '  ', fr: 'Bonjour' }, 'en'), { text: 'Bonjour', lang: 'fr', fallback: true });
+  assert.deepEqual(locText({ ar: 'مرحبا', es: '' }, 'fr'), { text: 'مرحبا', lang: 'ar', fallback: true });
+  // a plain string is shown as it is, in no particular language, never marked
+  assert.deepEqual(locText('Introduction', 'fr'), { text: 'Introduction', lang: null, fallback: false });
+  assert.deepEqual(locText('', 'fr'), { text: '', lang: null, fallback: false });
+  for (const nothing of [null, undefined, {}, { en: '', fr: null }]) {
+    assert.deepEqual(locText(nothing, 'fr'), { text: '', lang: null, fallback: false });
+  }
+  assert.deepEqual(locText(42, 'fr'), { text: '42', lang: null, fallback: false });
+  // an inherited property is not a language
+  assert.equal(locText(Object.create({ fr: 'hérité' }), 'fr').text, '');
+  // loc() gives the text alone, with the same preference; the page's language (English here) by default
+  assert.equal(loc({ fr: 'Bonjour', en: 'Hello' }, 'fr'), 'Bonjour');
+  assert.equal(loc({ fr: 'Bonjour' }, 'en'), 'Bonjour');
+  assert.equal(loc({ fr: 'Bonjour', en: 'Hello' }), 'Hello');
+  assert.equal(loc('plain', 'fr'), 'plain');
+  assert.equal(loc(null), '');
+  // votes.js reads texts the same way (one function, not a copy)
+  assert.equal(votesLoc, loc);
+});
+
+test('an edit carries the whole new text and its language; staff versions keep both; notes leave the view alone', () => {
+  const draft = { id: 'd1', kind: 'resolution', title: { en: 'T', fr: 'T fr' }, text: { en: 'old', fr: 'ancien' }, status: 'draft', version: 1 };
+  const staff = { role: 'rapporteur', drafts: [{ ...draft, versions: [{ version: 1, at: null, role: null, text: draft.text, lang: null }] }] };
+  const room = { role: 'participant', drafts: [draft] };
+  const edit = { kind: 'draft.edited', draft: 'd1', version: 2, text: { en: 'old', fr: 'nouveau' }, lang: 'fr', at: 5, role: 'rapporteur' };
+  const s = applyEvent(staff, edit);
+  assert.deepEqual(s.drafts[0].text, { en: 'old', fr: 'nouveau' });
+  assert.equal(s.drafts[0].version, 2);
+  assert.deepEqual(s.drafts[0].versions[1], { version: 2, at: 5, role: 'rapporteur', text: { en: 'old', fr: 'nouveau' }, lang: 'fr' });
+  assert.equal(staff.drafts[0].versions.length, 1, 'the input is not mutated');
+  // a whole-text edit (a plain string) has lang null, even when the event leaves it out
+  const { lang: _l, ...plain } = { ...edit, version: 3, text: 'all new' };
+  assert.equal(applyEvent(s, plain).drafts[0].versions[2].lang, null);
+  // the room gets the text, no versions
+  const r = applyEvent(room, edit);
+  assert.deepEqual(r.drafts[0].text, { en: 'old', fr: 'nouveau' });
+  assert.equal('versions' in r.drafts[0], false);
+  // a draft made during the session: version 1, lang null, for staff only
+  const made = { kind: 'draft.created', draft: 'd-1a2b3c4d', draft_kind: 'recommendation', title: { fr: 'Nouveau' }, text: 'x', at: 9, role: 'moderator' };
+  assert.deepEqual(applyEvent(staff, made).drafts[1].versions, [{ version: 1, at: 9, role: 'moderator', text: 'x', lang: null }]);
+  assert.equal('versions' in applyEvent(room, made).drafts[1], false);
+  assert.deepEqual(applyEvent(room, made).drafts[1].title, { fr: 'Nouveau' });
+  // notes are not in the state view: their events change nothing, for any role
+  for (const e of [{ kind: 'record.noted', note: 'n1', text: 'a', at: 1 }, { kind: 'record.note_edited', note: 'n1', text: 'b', at: 2 },
+    { kind: 'record.note_deleted', note: 'n1', at: 3 }, { kind: 'record.noted' }]) {
+    assert.equal(applyEvent(s, e), s);
+    assert.equal(applyEvent(room, e), room);
+  }
+});

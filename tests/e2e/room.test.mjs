@@ -135,13 +135,13 @@ test(`the room: twenty phones, the console and the screen run the SOU 94 debate 
   await attrIs(m, tid('phase'), 'data-phase', 'running');
   const debateItem = sou94.agenda.findIndex((i) => i.kind === 'debate');
   assert.equal(debateItem, 6);
-  assert.equal(sou94.agenda[debateItem].title, 'Debates and exchanges with the audience');
+  assert.equal(sou94.agenda[debateItem].title.en, 'Debates and exchanges with the audience');
   await m.click(`${tid('btn-goto')}[data-index="${debateItem}"]`);
   await attrIs(m, `${tid('agenda-item')}[data-index="${debateItem}"]`, 'data-status', 'current');
   await attrIs(m, tid('qa-state'), 'data-open', 'true');
   await Promise.all(phones.map(({ page }) => page.waitForSelector(tid('ask-form'), { state: 'visible' })));
   await Promise.all(phones.map(({ page }) => page.waitForSelector(tid('qa-closed-note'), { state: 'hidden' })));
-  await textHas(s, tid('current-title'), /^Debates and exchanges with the audience$/);
+  await textHas(s, tid('current-title'), /^(Debates and exchanges with the audience|Débats et échanges avec la salle)$/);
   lap('debate item: Q&A open everywhere');
 
   // ---- phones ask, through the form, one after the other (the pending list is oldest first)

@@ -51,8 +51,8 @@ test(`a vote: ballots from phones, a change made offline, the live tally, the ou
   // The phone shows the text put to the vote, the secret-ballot note and three big buttons.
   await attrIs(p, card, 'data-status', 'open');
   const draft = await p.evaluate(() => window.__palabre.state.drafts.find((d) => d.id === 'd1'));
-  assert.equal(await textOf(p, `${card} ${tid('vote-draft-title')}`), draft.title);
-  assert.equal(await textOf(p, `${card} ${tid('vote-draft-text')}`), draft.text.trim());
+  assert.equal(await textOf(p, `${card} ${tid('vote-draft-title')}`), draft.title.en);
+  assert.equal(await textOf(p, `${card} ${tid('vote-draft-text')}`), draft.text.en.trim());
   await visible(p, `${card} ${tid('vote-secret-note')}`);
   for (const c of ['for', 'against', 'abstain']) {
     const box = await p.locator(`${card} ${tid(`vote-${c}`)}`).boundingBox();
@@ -103,7 +103,7 @@ test(`a vote: ballots from phones, a change made offline, the live tally, the ou
 
   // The screen: the text, the live bars with numbers and percentages, the turnout, the rule.
   await visible(screen.page, tid('screen-vote'));
-  assert.equal(await textOf(screen.page, tid('screen-vote-title')), draft.title);
+  assert.equal(await textOf(screen.page, tid('screen-vote-title')), draft.title.en);
   await attrIs(screen.page, `${tid('tally-bar')}[data-choice="for"]`, 'data-count', '2');
   await attrIs(screen.page, `${tid('tally-bar')}[data-choice="against"]`, 'data-count', '1');
   await attrIs(screen.page, `${tid('tally-bar')}[data-choice="abstain"]`, 'data-count', '0');
