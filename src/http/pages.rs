@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/screen/{code}", get(|h: HeaderMap| async move { asset("screen.html", &h) }))
         .route("/m/{id}", get(|h: HeaderMap| async move { asset("moderator.html", &h) }))
         .route("/r/{id}", get(|h: HeaderMap| async move { asset("rapporteur.html", &h) }))
+        .route("/new", get(|h: HeaderMap| async move { asset("editor.html", &h) }))
         .route("/assets/{*path}", get(|Path(p): Path<String>, h: HeaderMap| async move { asset(&p, &h) }))
         .route("/examples/sou94.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], SOU94) }))
         .layer(CompressionLayer::new())
