@@ -8,6 +8,8 @@
 //! `cmd` carries a client-made `id` and an `op`; the server answers `ack` (also for a retry
 //! of an id it already applied) or `error`.
 
+use crate::domain::agenda::{ItemChanges, ItemRef};
+use crate::domain::definition::{AgendaItemDef, RawItemChanges};
 use crate::domain::drafts::Version;
 use crate::domain::floor::Request;
 use crate::domain::votes::{AdoptedBy, Choice, Counts, Method, Outcome, Poll, PollStatus, Tally};
@@ -159,6 +161,15 @@ fn field_bool(fields: &Map<String, Value>, name: &str) -> Result<bool, String> {
 }
 
 /// A text given as a string or by language (`{"fr": "…", "en": "…"}`), required.
+/// An agenda item named by its id (a string) or its place now (a number).
+fn field_item(fields: &Map<String, Value>) -> Result<ItemRef, String> {
+    match fields.get("item") {
+        Some(Value::String(_)) => field_id(fields, "item").map(ItemRef::Id),
+        Some(Value::Number(_)) => field_index(fields, "item").map(ItemRef::Index),
+        _ => Err("item is required (the item's id, or its place)".into()),
+    }
+}
+
 static EMPTY: Localized = Localized::One(String::new());
 
 fn field_localized(fields: &Map<String, Value>, name: &str, max: usize) -> Result<Localized, String> {
@@ -190,6 +201,30 @@ fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<
         "agenda.next" => Command::Agenda(A::Next),
         "agenda.prev" => Command::Agenda(A::Prev),
         "agenda.goto" => Command::Agenda(A::Goto { item: field_index(fields, "item")? }),
+        "agenda.insert" => Command::Agenda(A::Insert {
+            id: created_id('i', cmd_id),
+            at: field_index(fields, "at")?,
+            item: {
+                let raw = fields.get("item").cloned().ok_or("item is required (an agenda item)")?;
+                let raw = serde_json::from_value(raw).map_err(|e| format!("item is not an agenda item: {e}"))?;
+                AgendaItemDef::parse(raw).map_err(|e| e.to_string())?
+            },
+        }),
+        "agenda.update" => {
+            let mut changes = fields.clone();
+            for known in ["type", "id", "op", "item"] {
+                changes.remove(known);
+            }
+            let raw: RawItemChanges = serde_json::from_value(Value::Object(changes))
+                .map_err(|e| format!("an update changes title, kind, minutes, speakers or turn_seconds: {e}"))?;
+            let (title, kind, minutes, speakers, turn_seconds) = raw.parse().map_err(|e| e.to_string())?;
+            Command::Agenda(A::Update {
+                item: field_item(fields)?,
+                changes: ItemChanges { title, kind, minutes, speakers, turn_seconds },
+            })
+        }
+        "agenda.move" => Command::Agenda(A::Move { item: field_item(fields)?, to: field_index(fields, "to")? }),
+        "agenda.remove" => Command::Agenda(A::Remove { item: field_item(fields)? }),
         "qa.open" => Command::Agenda(A::QaOpen),
         "qa.close" => Command::Agenda(A::QaClose),
         "session.end" => Command::Agenda(A::SessionEnd),
@@ -528,6 +563,8 @@ pub struct FloorView<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct ItemView<'a> {
+    /// Stable whatever moves around it.
+    pub id: &'a str,
     pub title: &'a Localized,
     pub kind: ItemKind,
     pub minutes: u32,
@@ -535,6 +572,8 @@ pub struct ItemView<'a> {
     pub spent_seconds: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turn_seconds: Option<u32>,
+    /// Whether it has been current (a held item is neither moved nor removed).
+    pub held: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -686,17 +725,19 @@ pub struct StateView<'a> {
 /// The state view of `snapshot` for `viewer`.
 pub fn state_view<'a>(snapshot: &'a Snapshot, viewer: &Viewer<'_>) -> StateView<'a> {
     let (def, s) = (&snapshot.definition, &snapshot.session);
-    let items = def
+    let items = s
         .agenda
+        .items
         .iter()
-        .enumerate()
-        .map(|(i, it)| ItemView {
-            title: &it.title,
-            kind: it.kind,
-            minutes: it.minutes,
-            speakers: &it.speakers,
-            spent_seconds: s.agenda.spent_seconds(i),
-            turn_seconds: it.turn_seconds,
+        .map(|it| ItemView {
+            id: &it.id,
+            title: &it.def.title,
+            kind: it.def.kind,
+            minutes: it.def.minutes,
+            speakers: &it.def.speakers,
+            spent_seconds: it.spent_ms / 1000,
+            turn_seconds: it.def.turn_seconds,
+            held: it.held,
         })
         .collect();
     let questions = s

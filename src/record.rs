@@ -57,6 +57,7 @@ pub fn build(snapshot: &Snapshot, audit: &[Audited]) -> Value {
             "started_at": s.agenda.started_at, "ended_at": s.agenda.ended_at,
         },
         "agenda": agenda(snapshot, audit),
+        "agenda_planned": agenda_planned(snapshot),
         "questions": questions(snapshot),
         "floor": s.floor.history.iter().map(|h| json!({
             "name": h.name, "organisation": h.organisation, "started": h.started, "ended": h.ended,
@@ -97,26 +98,27 @@ fn polls_in_order(s: &crate::domain::Session) -> Vec<&crate::domain::votes::Poll
     polls
 }
 
-/// Each agenda item as held: its stints (from the moves in the trail) and total time.
+/// Each agenda item as it stands at the end, with its stints (from the moves in the trail)
+/// and total time; items the moderator added are marked, with the place each had in the plan.
 fn agenda(snapshot: &Snapshot, audit: &[Audited]) -> Vec<Value> {
-    let items = &snapshot.definition.agenda;
-    let mut stints: Vec<Vec<(i64, Option<i64>)>> = vec![Vec::new(); items.len()];
-    let mut current: Option<usize> = None;
+    use crate::domain::AgendaEvent::{Moved, SessionEnded};
+    let items = &snapshot.session.agenda.items;
+    let mut stints: std::collections::HashMap<&str, Vec<(i64, Option<i64>)>> = Default::default();
+    let mut current: Option<&str> = None;
+    let close = |stints: &mut std::collections::HashMap<&str, Vec<(i64, Option<i64>)>>, c: Option<&str>, at: i64| {
+        if let Some(last) = c.and_then(|c| stints.get_mut(c)).and_then(|s| s.last_mut()) {
+            last.1 = Some(at);
+        }
+    };
     for a in audit {
         match &a.event {
-            Event::Agenda(crate::domain::AgendaEvent::Moved { current: to, at, .. }) => {
-                if let Some(last) = current.and_then(|c| stints.get_mut(c)).and_then(|s| s.last_mut()) {
-                    last.1 = Some(*at);
-                }
-                if let Some(s) = stints.get_mut(*to) {
-                    s.push((*at, None));
-                }
-                current = Some(*to);
+            Event::Agenda(Moved { item, at, .. }) => {
+                close(&mut stints, current, *at);
+                stints.entry(item.as_str()).or_default().push((*at, None));
+                current = Some(item.as_str());
             }
-            Event::Agenda(crate::domain::AgendaEvent::SessionEnded { at, .. }) => {
-                if let Some(last) = current.and_then(|c| stints.get_mut(c)).and_then(|s| s.last_mut()) {
-                    last.1 = Some(*at);
-                }
+            Event::Agenda(SessionEnded { at, .. }) => {
+                close(&mut stints, current, *at);
                 current = None;
             }
             _ => {}
@@ -126,10 +128,33 @@ fn agenda(snapshot: &Snapshot, audit: &[Audited]) -> Vec<Value> {
         .iter()
         .enumerate()
         .map(|(i, it)| {
+            let planned = it.id.strip_prefix('a').and_then(|n| n.parse::<usize>().ok()).filter(|n| {
+                *n >= 1 && *n <= snapshot.definition.agenda.len()
+            });
             json!({
-                "index": i, "title": it.title, "kind": it.kind, "planned_minutes": it.minutes, "speakers": it.speakers,
-                "held": stints[i].iter().map(|(from, to)| json!({"from": from, "to": to})).collect::<Vec<_>>(),
-                "seconds": snapshot.session.agenda.spent_seconds(i),
+                "id": it.id, "index": i, "title": it.def.title, "kind": it.def.kind,
+                "planned_minutes": it.def.minutes, "speakers": it.def.speakers,
+                "planned_index": planned.map(|n| n - 1), "added": planned.is_none(),
+                "held": stints.get(it.id.as_str()).into_iter().flatten().map(|(from, to)| json!({"from": from, "to": to})).collect::<Vec<_>>(),
+                "seconds": it.spent_ms / 1000,
+            })
+        })
+        .collect()
+}
+
+/// The agenda as the organiser planned it (the definition's).
+fn agenda_planned(snapshot: &Snapshot) -> Vec<Value> {
+    let kept: std::collections::HashSet<&str> = snapshot.session.agenda.items.iter().map(|i| i.id.as_str()).collect();
+    snapshot
+        .definition
+        .agenda
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            let id = format!("a{}", i + 1);
+            json!({
+                "id": id, "index": i, "title": it.title, "kind": it.kind, "minutes": it.minutes,
+                "speakers": it.speakers, "removed": !kept.contains(id.as_str()),
             })
         })
         .collect()

@@ -23,6 +23,51 @@ import { t, tv, onLangChange, currentLang } from './i18n.js';
  * participant whose roster entry was claimed again elsewhere keeps `voter` with
  * `moved: true` and the new `claim` (it may no longer vote), as the server's view has it.
  */
+/**
+ * A live change of the agenda (`agenda.item_inserted|updated|moved|removed`): items are
+ * named by their stable id, and the current item stays current wherever it lands.
+ */
+function applyAgendaChange(state, event) {
+  if (!state.agenda || !Array.isArray(state.agenda.items)) return state;
+  const before = state.agenda.items;
+  const currentId = state.agenda.current != null && before[state.agenda.current] ? before[state.agenda.current].id : null;
+  let items = before.slice();
+  const at = (id) => items.findIndex((it) => it.id === id);
+  switch (event.kind) {
+    case 'agenda.item_inserted': {
+      const it = event.item;
+      if (!it || it.id == null || at(it.id) >= 0) return state;
+      const where = Math.max(0, Math.min(Number(event.at) || 0, items.length));
+      items.splice(where, 0, { ...it, speakers: it.speakers || [], spent_seconds: 0, held: false });
+      break;
+    }
+    case 'agenda.item_updated': {
+      const it = event.item;
+      const i = it ? at(it.id) : -1;
+      if (i < 0) return state;
+      const { id, title, kind, minutes, speakers, turn_seconds } = it;
+      items[i] = { ...items[i], id, title, kind, minutes, speakers: speakers || [], turn_seconds };
+      if (turn_seconds == null) delete items[i].turn_seconds;
+      break;
+    }
+    case 'agenda.item_moved': {
+      const i = at(event.item);
+      if (i < 0) return state;
+      const [moved] = items.splice(i, 1);
+      items.splice(Math.max(0, Math.min(Number(event.to) || 0, items.length)), 0, moved);
+      break;
+    }
+    case 'agenda.item_removed':
+      if (at(event.item) < 0) return state;
+      items = items.filter((it) => it.id !== event.item);
+      break;
+    default:
+      return state;
+  }
+  const current = currentId == null ? state.agenda.current : Math.max(0, items.findIndex((it) => it.id === currentId));
+  return { ...state, agenda: { ...state.agenda, items, current } };
+}
+
 /** The state with draft `id` replaced by `fn(draft)`. */
 function mapDraft(state, id, fn) {
   if (!Array.isArray(state.drafts) || !state.drafts.some((d) => d.id === id)) return state;
@@ -42,6 +87,7 @@ export function applyEvent(state, event) {
       if (p != null && items[p] && event.previous_spent_seconds != null) {
         items[p] = { ...items[p], spent_seconds: event.previous_spent_seconds };
       }
+      if (items[event.current]) items[event.current] = { ...items[event.current], held: true };
       const next = {
         ...state,
         agenda: { ...state.agenda, current: event.current, since: event.at ?? null, items },
@@ -52,6 +98,11 @@ export function applyEvent(state, event) {
       if (turn != null) next.floor = { ...floorOf(state), turn_seconds: turn };
       return next;
     }
+    case 'agenda.item_inserted':
+    case 'agenda.item_updated':
+    case 'agenda.item_moved':
+    case 'agenda.item_removed':
+      return applyAgendaChange(state, event);
     case 'qa.opened':
       return { ...state, qa_open: true };
     case 'qa.closed':

@@ -151,6 +151,67 @@ pub struct SessionDefinition {
     pub settings: Settings,
 }
 
+impl AgendaItemDef {
+    /// One item from the wire (`agenda.insert`), checked as a definition's items are but for
+    /// the languages of its texts (the session's rules check those).
+    pub fn parse(raw: RawItem) -> Result<Self, DefinitionError> {
+        let mut p = Problems(Vec::new());
+        match p.item("item", raw, None) {
+            Some(item) if p.0.is_empty() => Ok(item),
+            _ => Err(DefinitionError(p.0)),
+        }
+    }
+}
+
+/// The changed fields of an item from the wire (`agenda.update`), each checked as in a
+/// definition.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawItemChanges {
+    pub title: Option<Value>,
+    pub kind: Option<String>,
+    pub minutes: Option<u32>,
+    pub speakers: Option<Vec<Value>>,
+    #[serde(default, deserialize_with = "explicit_null")]
+    pub turn_seconds: Option<Option<u32>>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` for an absent field.
+fn explicit_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    Option::<u32>::deserialize(d).map(Some)
+}
+
+/// Parsed [`RawItemChanges`]: `(title, kind, minutes, speakers, turn_seconds)`.
+pub type ItemChangeFields =
+    (Option<Localized>, Option<ItemKind>, Option<u32>, Option<Vec<Localized>>, Option<Option<u32>>);
+
+impl RawItemChanges {
+    pub fn parse(self) -> Result<ItemChangeFields, DefinitionError> {
+        let mut p = Problems(Vec::new());
+        let title = self.title.and_then(|t| p.localized("title", Some(t), MAX_TITLE, true, None));
+        let kind = self.kind.and_then(|k| {
+            ItemKind::parse(&k).or_else(|| {
+                p.0.push("kind must be one of intro, presentation, debate, adoption, other".into());
+                None
+            })
+        });
+        if self.minutes.is_some_and(|m| m > MAX_MINUTES) {
+            p.0.push(format!("minutes is more than {MAX_MINUTES}"));
+        }
+        let speakers = self.speakers.map(|s| p.speakers("item", Some(s), None));
+        if let Some(Some(t)) = self.turn_seconds {
+            if !TURN_SECONDS.contains(&t) {
+                p.0.push("turn_seconds must be from 10 to 3600".into());
+            }
+        }
+        if p.0.is_empty() {
+            Ok((title, kind, self.minutes, speakers, self.turn_seconds))
+        } else {
+            Err(DefinitionError(p.0))
+        }
+    }
+}
+
 /// Every problem found in a definition, each with the path of the field, so the organiser
 /// can fix them all in one go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,15 +262,56 @@ impl Problems {
         }
     }
 
-    /// A text given as a string or by language (keys from `languages`), each at most `max`
-    /// characters.
+    /// An agenda item at `path` (`agenda[2]`); its texts' languages are checked against
+    /// `languages` when given.
+    fn item(&mut self, path: &str, item: RawItem, languages: Option<&[String]>) -> Option<AgendaItemDef> {
+        let title = self.localized(&format!("{path}.title"), item.title, MAX_TITLE, true, languages);
+        let kind = match item.kind.as_deref() {
+            None => Some(ItemKind::Other),
+            Some(k) => ItemKind::parse(k).or_else(|| {
+                self.0.push(format!("{path}.kind must be one of intro, presentation, debate, adoption, other"));
+                None
+            }),
+        };
+        let minutes = item.minutes.unwrap_or(0);
+        if minutes > MAX_MINUTES {
+            self.0.push(format!("{path}.minutes is more than {MAX_MINUTES}"));
+        }
+        let speakers = self.speakers(path, item.speakers, languages);
+        let turn_seconds = item.turn_seconds.filter(|t| {
+            let ok = TURN_SECONDS.contains(t);
+            if !ok {
+                self.0.push(format!("{path}.turn_seconds must be from 10 to 3600"));
+            }
+            ok
+        });
+        match (title, kind) {
+            (Some(title), Some(kind)) => Some(AgendaItemDef { title, kind, minutes, speakers, turn_seconds }),
+            _ => None,
+        }
+    }
+
+    fn speakers(&mut self, path: &str, raw: Option<Vec<Value>>, languages: Option<&[String]>) -> Vec<Localized> {
+        let raw = raw.unwrap_or_default();
+        if raw.len() > MAX_SPEAKERS {
+            self.0.push(format!("{path}.speakers has more than {MAX_SPEAKERS} entries"));
+        }
+        raw.into_iter()
+            .take(MAX_SPEAKERS)
+            .enumerate()
+            .filter_map(|(j, s)| self.localized(&format!("{path}.speakers[{j}]"), Some(s), MAX_SHORT, true, languages))
+            .collect()
+    }
+
+    /// A text given as a string or by language (keys from `languages`, when given), each at
+    /// most `max` characters.
     fn localized(
         &mut self,
         path: &str,
         value: Option<Value>,
         max: usize,
         required: bool,
-        languages: &[String],
+        languages: Option<&[String]>,
     ) -> Option<Localized> {
         match Localized::parse(&value.unwrap_or(Value::Null), path, max) {
             Err(e) => {
@@ -222,7 +324,7 @@ impl Problems {
                 }
                 None
             }
-            Ok(Some(l)) => match l.check_languages(languages) {
+            Ok(Some(l)) => match languages.map_or(Ok(()), |ls| l.check_languages(ls)) {
                 Ok(()) => Some(l),
                 Err(e) => {
                     self.0.push(format!("{path}: {e}"));
@@ -252,7 +354,7 @@ impl SessionDefinition {
         if languages.len() > 10 {
             p.0.push("languages has more than 10 entries".into());
         }
-        let title = p.localized("title", raw.title, MAX_TITLE, true, &languages);
+        let title = p.localized("title", raw.title, MAX_TITLE, true, Some(&languages));
         let raw_agenda = raw.agenda.unwrap_or_default();
         if raw_agenda.is_empty() {
             p.0.push("agenda must have at least one item".into());
@@ -262,39 +364,8 @@ impl SessionDefinition {
         }
         let mut agenda = Vec::new();
         for (i, item) in raw_agenda.into_iter().take(MAX_AGENDA_ITEMS).enumerate() {
-            let title = p.localized(&format!("agenda[{i}].title"), item.title, MAX_TITLE, true, &languages);
-            let kind = match item.kind.as_deref() {
-                None => Some(ItemKind::Other),
-                Some(k) => ItemKind::parse(k).or_else(|| {
-                    p.0.push(format!("agenda[{i}].kind must be one of intro, presentation, debate, adoption, other"));
-                    None
-                }),
-            };
-            let minutes = item.minutes.unwrap_or(0);
-            if minutes > MAX_MINUTES {
-                p.0.push(format!("agenda[{i}].minutes is more than {MAX_MINUTES}"));
-            }
-            let speakers_raw = item.speakers.unwrap_or_default();
-            if speakers_raw.len() > MAX_SPEAKERS {
-                p.0.push(format!("agenda[{i}].speakers has more than {MAX_SPEAKERS} entries"));
-            }
-            let speakers = speakers_raw
-                .into_iter()
-                .take(MAX_SPEAKERS)
-                .enumerate()
-                .filter_map(|(j, s)| {
-                    p.localized(&format!("agenda[{i}].speakers[{j}]"), Some(s), MAX_SHORT, true, &languages)
-                })
-                .collect();
-            let turn_seconds = item.turn_seconds.filter(|t| {
-                let ok = TURN_SECONDS.contains(t);
-                if !ok {
-                    p.0.push(format!("agenda[{i}].turn_seconds must be from 10 to 3600"));
-                }
-                ok
-            });
-            if let (Some(title), Some(kind)) = (title, kind) {
-                agenda.push(AgendaItemDef { title, kind, minutes, speakers, turn_seconds });
+            if let Some(item) = p.item(&format!("agenda[{i}]"), item, Some(&languages)) {
+                agenda.push(item);
             }
         }
         let raw_drafts = raw.drafts.unwrap_or_default();
@@ -311,8 +382,8 @@ impl SessionDefinition {
                     None
                 }
             };
-            let title = p.localized(&format!("drafts[{i}].title"), d.title, MAX_TITLE, true, &languages);
-            let text = p.localized(&format!("drafts[{i}].text"), d.text, MAX_DRAFT_TEXT, false, &languages);
+            let title = p.localized(&format!("drafts[{i}].title"), d.title, MAX_TITLE, true, Some(&languages));
+            let text = p.localized(&format!("drafts[{i}].text"), d.text, MAX_DRAFT_TEXT, false, Some(&languages));
             if let (Some(kind), Some(title)) = (kind, title) {
                 drafts.push(DraftDef { kind, title, text: text.unwrap_or_default() });
             }

@@ -8,7 +8,7 @@
 
 #[cfg(test)]
 use super::agenda::AgendaEvent;
-use super::agenda::{Agenda, AgendaCommand, ItemPlan, Phase};
+use super::agenda::{Agenda, AgendaCommand, Phase};
 use super::definition::{DraftKind, SessionDefinition, Settings};
 use super::drafts::{self, DraftCommand, DraftEvent, DraftText};
 use super::floor::{self, Floor, FloorCommand};
@@ -108,11 +108,6 @@ pub struct Session {
 impl Session {
     pub fn new(id: String, code: String, definition: &SessionDefinition, created_at: Millis) -> Self {
         let settings = definition.settings;
-        let plan = definition
-            .agenda
-            .iter()
-            .map(|i| ItemPlan { kind: i.kind, turn_seconds: i.turn_seconds.unwrap_or(settings.turn_seconds) })
-            .collect();
         let texts = definition
             .drafts
             .iter()
@@ -138,7 +133,7 @@ impl Session {
             created_at,
             settings,
             seq: 0,
-            agenda: Agenda::new(plan),
+            agenda: Agenda::new(&definition.agenda),
             questions: Questions::default(),
             floor: Floor::default(),
             drafts,
@@ -250,10 +245,13 @@ impl Session {
                     ));
                 }
                 let mut events: Vec<Event> = self.floor.end_turn(now).into_iter().map(Event::from).collect();
-                events.extend(self.agenda.decide(&AgendaCommand::SessionEnd, now)?.into_iter().map(Event::from));
+                let end = self.agenda.decide(&AgendaCommand::SessionEnd, &self.languages, now)?;
+                events.extend(end.into_iter().map(Event::from));
                 (events, None)
             }
-            Command::Agenda(c) => (self.agenda.decide(c, now)?.into_iter().map(Event::from).collect(), None),
+            Command::Agenda(c) => {
+                (self.agenda.decide(c, &self.languages, now)?.into_iter().map(Event::from).collect(), None)
+            }
             Command::Question(c) => {
                 let events = self.questions.decide(&self.question_context(), actor, c, now)?;
                 let reply = match (c, events.first()) {
@@ -507,7 +505,9 @@ mod tests {
                 current: 1,
                 previous: Some(0),
                 previous_spent_seconds: Some(90),
-                at: 120_000
+                at: 120_000,
+                item: "a2".into(),
+                previous_item: Some("a1".into()),
             })
         );
         s.handle(&m(), &agenda(AgendaCommand::SessionEnd), 150_000).expect("ok");
@@ -728,10 +728,22 @@ mod tests {
         };
         let all: Vec<Event> = vec![
             AgendaEvent::SessionStarted { at: 0 }.into(),
-            AgendaEvent::Moved { current: 0, previous: None, previous_spent_seconds: None, at: 0 }.into(),
+            AgendaEvent::Moved {
+                current: 0,
+                previous: None,
+                previous_spent_seconds: None,
+                at: 0,
+                item: "a1".into(),
+                previous_item: None,
+            }
+            .into(),
             AgendaEvent::QaOpened.into(),
             AgendaEvent::QaClosed.into(),
-            AgendaEvent::SessionEnded { at: 0, item: None, item_spent_seconds: None }.into(),
+            AgendaEvent::SessionEnded { at: 0, item: None, item_spent_seconds: None, item_id: None }.into(),
+            AgendaEvent::ItemInserted { item: item_view("i1"), at: 0 }.into(),
+            AgendaEvent::ItemUpdated { item: item_view("a1") }.into(),
+            AgendaEvent::ItemMoved { item: "a1".into(), from: 0, to: 1 }.into(),
+            AgendaEvent::ItemRemoved { item: "a1".into(), from: 0 }.into(),
             QuestionEvent::Asked { question: question.clone() }.into(),
             QuestionEvent::Approved { question }.into(),
             QuestionEvent::Rejected { question: "q1".into() }.into(),
@@ -751,5 +763,72 @@ mod tests {
             let back: Event = serde_json::from_value(json).expect("reads back");
             assert_eq!(back, e);
         }
+    }
+
+    fn item_view(id: &str) -> crate::domain::agenda::ItemView {
+        crate::domain::agenda::ItemView {
+            id: id.into(),
+            def: AgendaItemDef {
+                title: "Added".into(),
+                kind: ItemKind::Presentation,
+                minutes: 10,
+                speakers: vec![],
+                turn_seconds: None,
+            },
+        }
+    }
+
+    fn ids(s: &Session) -> Vec<&str> {
+        s.agenda.items.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn the_agenda_changes_live_and_the_current_item_stays_current() {
+        use crate::domain::agenda::{ItemChanges, ItemRef};
+        let mut s = session(&[ItemKind::Intro, ItemKind::Presentation, ItemKind::Debate]);
+        s.handle(&m(), &agenda(AgendaCommand::Next), 0).expect("ok");
+        s.handle(&m(), &agenda(AgendaCommand::Next), 1_000).expect("ok");
+        assert_eq!((ids(&s), s.agenda.current), (vec!["a1", "a2", "a3"], Some(1)));
+        let insert = AgendaCommand::Insert { id: "i1".into(), at: 0, item: item_view("i1").def };
+        s.handle(&m(), &agenda(insert), 2_000).expect("an item may go anywhere");
+        assert_eq!((ids(&s), s.agenda.current), (vec!["i1", "a1", "a2", "a3"], Some(2)), "a2 is still current");
+        let up = AgendaCommand::Move { item: ItemRef::Id("a3".into()), to: 0 };
+        s.handle(&m(), &agenda(up), 3_000).expect("a3 was not held");
+        assert_eq!((ids(&s), s.agenda.current), (vec!["a3", "i1", "a1", "a2"], Some(3)));
+        for held in ["a1", "a2"] {
+            let mv = AgendaCommand::Move { item: ItemRef::Id(held.into()), to: 0 };
+            assert!(matches!(s.handle(&m(), &agenda(mv), 4_000), Err(DomainError::Conflict(_))), "{held} was held");
+            let rm = AgendaCommand::Remove { item: ItemRef::Id(held.into()) };
+            assert!(matches!(s.handle(&m(), &agenda(rm), 4_000), Err(DomainError::Conflict(_))), "{held} was held");
+        }
+        let rename = ItemChanges { title: Some("Opening".into()), minutes: Some(12), ..ItemChanges::default() };
+        s.handle(&m(), &agenda(AgendaCommand::Update { item: ItemRef::Id("a1".into()), changes: rename }), 5_000)
+            .expect("a held item's title may be corrected");
+        assert_eq!((s.agenda.items[2].def.title.pick("en"), s.agenda.items[2].def.minutes), ("Opening", 12));
+        s.handle(&m(), &agenda(AgendaCommand::Remove { item: ItemRef::Index(1) }), 6_000).expect("i1 removed");
+        assert_eq!((ids(&s), s.agenda.current), (vec!["a3", "a1", "a2"], Some(2)));
+        assert!(matches!(
+            s.handle(&Actor::new(Role::Rapporteur), &agenda(AgendaCommand::Remove { item: ItemRef::Index(0) }), 7_000),
+            Err(DomainError::Forbidden(_))
+        ));
+        let german = AgendaCommand::Insert {
+            id: "i2".into(),
+            at: 0,
+            item: AgendaItemDef {
+                title: serde_json::from_value(serde_json::json!({"de": "Neu"})).expect("text"),
+                ..item_view("i2").def
+            },
+        };
+        assert!(
+            matches!(s.handle(&m(), &agenda(german), 8_000), Err(DomainError::Invalid(_))),
+            "not a session language"
+        );
+        // Moves follow the agenda as it now stands: a2 is last, the one before it is a1.
+        assert!(s.handle(&m(), &agenda(AgendaCommand::Next), 9_000).is_err(), "a2 is the last item now");
+        let d = s.handle(&m(), &agenda(AgendaCommand::Prev), 9_000).expect("back");
+        assert!(
+            matches!(&d.events[0], Event::Agenda(AgendaEvent::Moved { item, current: 1, .. }) if item == "a1"),
+            "{d:?}"
+        );
     }
 }

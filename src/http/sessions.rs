@@ -45,7 +45,7 @@ pub async fn check_definition(body: Result<Bytes, BytesRejection>) -> Result<Jso
 }
 
 /// `GET /api/sessions/{id}/definition` (moderator, or the admin token): the session's
-/// definition, to keep or to start another session from.
+/// definition with its agenda as it now stands, to keep or to start another session from.
 pub async fn definition(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -56,7 +56,9 @@ pub async fn definition(
     }
     let snapshot =
         state.store.snapshot(&id, None).await?.ok_or_else(|| ApiError::NotFound("no such session".into()))?;
-    Ok(Json(serde_json::to_value(&snapshot.definition).map_err(|e| ApiError::Internal(e.to_string()))?))
+    let mut definition = snapshot.definition;
+    definition.agenda = snapshot.session.agenda.items.into_iter().map(|i| i.def).collect();
+    Ok(Json(serde_json::to_value(&definition).map_err(|e| ApiError::Internal(e.to_string()))?))
 }
 
 pub async fn create(

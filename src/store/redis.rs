@@ -1132,8 +1132,14 @@ impl Store for RedisStore {
                 .await
                 .map_err(unavailable)?;
             if let (Some(core), Some(def)) = (core, def) {
-                let session = parse::<Core>(&core)?.into_session(seq.unwrap_or(0));
-                all.push(SessionSummary::new(&session, &parse(&def)?));
+                // One session this version cannot read (written by an older one) does not hide
+                // the others.
+                match (parse::<Core>(&core), parse(&def)) {
+                    (Ok(core), Ok(def)) => all.push(SessionSummary::new(&core.into_session(seq.unwrap_or(0)), &def)),
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::warn!(session = %id, error = %e, "a stored session is unreadable")
+                    }
+                }
             }
         }
         all.sort_by_key(|s| std::cmp::Reverse(s.created_at));
@@ -1146,7 +1152,12 @@ impl Store for RedisStore {
         let Some(core) = core else {
             return Ok(false);
         };
-        let code = parse::<Core>(&core)?.code;
+        // Only the code is read, so that a session an older version wrote can still be deleted.
+        let code = parse::<serde_json::Value>(&core)?
+            .get("code")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let questions: Vec<String> = c.hkeys(key(id, "questions")).await.map_err(unavailable)?;
         let polls: Vec<String> = c.hkeys(key(id, "polls")).await.map_err(unavailable)?;
         let wire = json(&Wire::Deleted { s: id.to_owned() })?;

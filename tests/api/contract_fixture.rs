@@ -154,6 +154,14 @@ async fn a_recorded_debate_is_written_for_the_page_clients_fold() {
     b.ok("floor.request", json!({"name": "Moussa Traoré", "organisation": "ARM"})).await;
     m.ok("agenda.next", json!({})).await;
     m.ok("agenda.prev", json!({})).await;
+    // The agenda changed live: an item inserted before the current one, one updated, one
+    // moved, one removed.
+    let inserted = json!({"title": {"en": "Word from the mayor of Gao", "fr": "Mot du maire de Gao"}, "kind": "other", "minutes": 5});
+    m.ok("agenda.insert", json!({"at": 2, "item": inserted})).await;
+    m.ok("agenda.update", json!({"item": "a8", "minutes": 40, "speakers": ["Bureau"]})).await;
+    m.ok("agenda.insert", json!({"at": 9, "item": {"title": "Closing", "kind": "other"}})).await;
+    m.ok("agenda.move", json!({"item": "a1", "to": 3})).await;
+    m.ok("agenda.remove", json!({"item": 0})).await;
     let p1 = m.ok("poll.open", json!({"draft": "d1"})).await["poll"].clone();
     a.ok("vote.cast", json!({"poll": p1, "choice": "for"})).await;
     b.ok("vote.cast", json!({"poll": p1, "choice": "against"})).await;
