@@ -13,6 +13,7 @@ macro_rules! on_both_stores {
     };
 }
 
+mod agenda;
 mod contract_fixture;
 mod exports;
 mod floor;
