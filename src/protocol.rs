@@ -187,6 +187,47 @@ pub fn created_id(prefix: char, cmd_id: &str) -> String {
     format!("{prefix}{hex}")
 }
 
+/// Every op the protocol knows, in the order `parse_command` reads them. A test holds this
+/// list and the parser to each other, and the access tests cover every op in it.
+pub const OPS: &[&str] = &[
+    "agenda.next",
+    "agenda.prev",
+    "agenda.goto",
+    "agenda.insert",
+    "agenda.update",
+    "agenda.move",
+    "agenda.remove",
+    "qa.open",
+    "qa.close",
+    "session.end",
+    "question.ask",
+    "question.upvote",
+    "question.unvote",
+    "question.approve",
+    "question.reject",
+    "question.answer",
+    "question.highlight",
+    "question.merge",
+    "floor.request",
+    "floor.withdraw",
+    "floor.grant",
+    "floor.skip",
+    "floor.move",
+    "floor.end",
+    "poll.open",
+    "poll.close",
+    "poll.cancel",
+    "draft.adopt_by_consensus",
+    "vote.cast",
+    "draft.edit",
+    "draft.create",
+    "draft.withdraw",
+    "record.note",
+    "record.note_delete",
+    "record.finalise",
+    "voter.claim",
+];
+
 fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<Command, String> {
     use crate::domain::definition::{MAX_DRAFT_TEXT, MAX_TITLE};
     use crate::domain::text;
@@ -876,5 +917,16 @@ mod tests {
         let r = ClientMsg::parse(r#"{"type":"cmd","id":"7d9f1c1e-2f7a-4c1e-9a51-0d6c9f8e0b11","op":"fly"}"#)
             .expect_err("refused");
         assert!(r.message.contains("fly"));
+    }
+
+    #[test]
+    fn ops_lists_exactly_the_ops_the_parser_knows() {
+        for op in OPS {
+            let r = parse_command(op, "00000000-0000-4000-8000-000000000000", &Map::new());
+            assert!(!matches!(&r, Err(m) if m.starts_with("unknown op")), "{op} is listed but not parsed");
+        }
+        let source = include_str!("protocol.rs");
+        let parsed = source.lines().filter(|l| l.starts_with("        \"") && l.contains("\" => ")).count();
+        assert_eq!(parsed, OPS.len(), "an op the parser reads is missing from OPS");
     }
 }
