@@ -32,6 +32,7 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
         .route("/api/sessions/{id}/results.csv", get(record::results))
         .route("/api/sessions/{id}/roster", axum::routing::put(votes::put_roster))
         .route("/api/sessions/{id}/definition", get(sessions::definition))
+        .route("/api/sessions/{id}/keys", axum::routing::post(sessions::rotate_keys))
         .route("/api/definitions/check", axum::routing::post(sessions::check_definition))
         .route("/api/roster/check", axum::routing::post(votes::check_roster))
         .route("/api/sessions/{id}/roster/cards.html", get(votes::cards))

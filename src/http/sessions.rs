@@ -99,6 +99,26 @@ pub async fn delete(
     }
 }
 
+/// `POST /api/sessions/{id}/keys` (admin): new moderator and rapporteur keys. The old ones stop
+/// working at once, on every instance, and the sockets opened with them close with 4401.
+pub async fn rotate_keys(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_admin(&state, &headers)?;
+    let (moderator_key, rapporteur_key) = (credentials::new_secret(), credentials::new_secret());
+    let replaced =
+        state.store.replace_keys(&id, credentials::hash(&moderator_key), credentials::hash(&rapporteur_key)).await?;
+    if !replaced {
+        return Err(ApiError::NotFound("no such session".into()));
+    }
+    let code = state.store.credentials(&id).await?.map(|c| c.code).unwrap_or_default();
+    tracing::info!(session = %id, "session keys replaced");
+    let links = crate::state::links(&state.base_url(&headers), &id, &code, &moderator_key, &rapporteur_key);
+    Ok(Json(json!({"moderator_key": moderator_key, "rapporteur_key": rapporteur_key, "links": links})))
+}
+
 /// The state as the presented key's role sees it. The admin token sees the moderator's view.
 pub async fn get(
     State(state): State<AppState>,

@@ -369,6 +369,10 @@ impl Conn {
                     Ok(Outbound::Frame(frame)) => self.send_text(frame).await,
                     Ok(Outbound::Frames(frames)) => self.send_text(frames[peer.role.index()].clone()).await,
                     Ok(Outbound::Deleted) | Err(RecvError::Closed) => Err(self.gone().await),
+                    Ok(Outbound::Revoked) if matches!(peer.role, Role::Moderator | Role::Rapporteur) => {
+                        Err(End::Close(close::REVOKED, "credentials revoked"))
+                    }
+                    Ok(Outbound::Revoked) => Ok(()),
                 },
                 _ = ping.tick() => {
                     if self.last_heard.elapsed() > DEAD_AFTER {

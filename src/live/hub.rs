@@ -39,6 +39,8 @@ pub enum Outbound {
     Resync,
     /// The session was deleted: close.
     Deleted,
+    /// The moderator's and rapporteur's keys were replaced: their sockets close.
+    Revoked,
     /// A frame that is the same for everyone and outside the `seq` order (presence, upvotes).
     Frame(Utf8Bytes),
     /// A frame outside the `seq` order, serialised for each role (tallies).
@@ -287,6 +289,11 @@ async fn dispatch(hubs: Weak<Hubs>, mut feed: broadcast::Receiver<Feed>, mut shu
             Ok(Feed::Deleted { session }) => {
                 if let Some(hub) = hubs.get(&session) {
                     hub.send(Outbound::Deleted);
+                }
+            }
+            Ok(Feed::Revoked { session }) => {
+                if let Some(hub) = hubs.get(&session) {
+                    hub.send(Outbound::Revoked);
                 }
             }
             Ok(Feed::Presence { session, connected, participants }) => {

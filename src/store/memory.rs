@@ -282,6 +282,21 @@ impl Store for MemoryStore {
         Ok(all)
     }
 
+    async fn replace_keys(&self, id: &str, moderator: String, rapporteur: String) -> Result<bool, StoreError> {
+        let replaced = match self.lock().sessions.get_mut(id) {
+            Some(e) => {
+                e.credentials.moderator = moderator;
+                e.credentials.rapporteur = rapporteur;
+                true
+            }
+            None => false,
+        };
+        if replaced {
+            self.publish(Feed::Revoked { session: id.into() });
+        }
+        Ok(replaced)
+    }
+
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
         let removed = {
             let mut inner = self.lock();

@@ -142,6 +142,11 @@ pub enum Feed {
     Deleted {
         session: Arc<str>,
     },
+    /// The session's moderator and rapporteur keys were replaced: sockets opened with the old
+    /// ones close.
+    Revoked {
+        session: Arc<str>,
+    },
     Presence {
         session: Arc<str>,
         connected: u64,
@@ -208,6 +213,9 @@ pub trait Store: Send + Sync + 'static {
     async fn credentials(&self, id: &str) -> Result<Option<Credentials>, StoreError>;
     async fn resolve_code(&self, code: &str) -> Result<Option<String>, StoreError>;
     async fn list(&self) -> Result<Vec<SessionSummary>, StoreError>;
+    /// Replaces the moderator's and rapporteur's key hashes (the join code and ballot salt
+    /// stay) and announces it on the feed; false when there is no such session.
+    async fn replace_keys(&self, id: &str, moderator: String, rapporteur: String) -> Result<bool, StoreError>;
     /// Deletes the session and all its keys; false when there was none.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
     /// Replaces the roster (roster mode, no vote open); returns the event recording it.

@@ -71,6 +71,7 @@ fn code_key(code: &str) -> String {
 enum Wire {
     Events { s: String, e: Vec<Sequenced> },
     Deleted { s: String },
+    Revoked { s: String },
     Presence { s: String, c: u64, p: u64 },
     Up { s: String, q: String, n: u64 },
     Tally { s: String, p: String, c: Tally, e: u64, h: u8 },
@@ -540,6 +541,9 @@ async fn listen(client: redis::Client, feed: broadcast::Sender<Feed>, ready: tok
                             }
                             Ok(Wire::Deleted { s }) => {
                                 let _ = feed.send(Feed::Deleted { session: s.into() });
+                            }
+                            Ok(Wire::Revoked { s }) => {
+                                let _ = feed.send(Feed::Revoked { session: s.into() });
                             }
                             Ok(Wire::Presence { s, c, p }) => {
                                 let _ = feed.send(Feed::Presence { session: s.into(), connected: c, participants: p });
@@ -1144,6 +1148,34 @@ impl Store for RedisStore {
         }
         all.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         Ok(all)
+    }
+
+    async fn replace_keys(&self, id: &str, moderator: String, rapporteur: String) -> Result<bool, StoreError> {
+        let mut c = self.conn();
+        let auth = key(id, "auth");
+        // Read, change and write under WATCH, so two rotations at once cannot mix their keys.
+        loop {
+            let _: () = redis::cmd("WATCH").arg(&auth).query_async(&mut c).await.map_err(unavailable)?;
+            let raw: Option<String> = c.get(&auth).await.map_err(unavailable)?;
+            let Some(raw) = raw else {
+                let _: () = redis::cmd("UNWATCH").query_async(&mut c).await.map_err(unavailable)?;
+                return Ok(false);
+            };
+            let mut credentials: Credentials = parse(&raw)?;
+            credentials.moderator = moderator.clone();
+            credentials.rapporteur = rapporteur.clone();
+            let wire = json(&Wire::Revoked { s: id.to_owned() })?;
+            let done: Option<((), ())> = redis::pipe()
+                .atomic()
+                .set(&auth, json(&credentials)?)
+                .publish(CHANNEL, wire)
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            if done.is_some() {
+                return Ok(true);
+            }
+        }
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {

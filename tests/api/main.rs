@@ -19,6 +19,7 @@ mod exports;
 mod floor;
 mod helpers;
 mod http;
+mod keys;
 mod live;
 mod multi_instance;
 mod questions;
