@@ -84,6 +84,8 @@ elif [ "$store" != memory ]; then
 fi
 PALABRE_ADMIN_TOKEN=bench-$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 export PALABRE_ADMIN_TOKEN
+# Every simulated phone comes from this one address: lift the per-address limits.
+export PALABRE_SOCKETS_PER_IP=1000000 PALABRE_OPENS_PER_IP=1000000
 load_timeout=$((90 + moves * interval / 1000))
 
 echo "store=$store runs=$runs N=${ns[*]} moves=$moves interval=${interval}ms; raw lines: $out, reports: $out.log" >&2

@@ -134,6 +134,8 @@ rcli() { redis-cli -p "$redis_port" "$@"; }
 
 PALABRE_ADMIN_TOKEN=bench-$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 export PALABRE_ADMIN_TOKEN
+# Every simulated phone comes from this one address: lift the per-address limits.
+export PALABRE_SOCKETS_PER_IP=1000000 PALABRE_OPENS_PER_IP=1000000
 unset REDIS_URL
 
 # start_servers COUNT [REDIS_URL]: starts COUNT fresh `palabre serve`; sets urls and spids.

@@ -45,6 +45,13 @@ pub struct ServeArgs {
     /// Comma list of origins allowed to open a WebSocket (default: the server's own origin).
     #[arg(long, env = "PALABRE_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// WebSockets one client address may hold open at once (a venue's NAT puts a whole room
+    /// behind one address).
+    #[arg(long, env = "PALABRE_SOCKETS_PER_IP", default_value_t = crate::limits::SOCKETS_PER_IP)]
+    pub sockets_per_ip: usize,
+    /// WebSockets one client address may open per second, sustained (bursts of 2,500 pass).
+    #[arg(long, env = "PALABRE_OPENS_PER_IP", default_value_t = crate::limits::OPENS_PER_IP)]
+    pub opens_per_ip: u32,
     /// Create the SOU 94 demo session at start and print its links.
     #[arg(long)]
     pub demo: bool,
@@ -58,6 +65,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Lower-case origins, e.g. `https://palabre.example.org`.
     pub allowed_origins: Vec<String>,
+    /// Limits per client address.
+    pub limits: crate::limits::Settings,
 }
 
 impl Config {
@@ -75,6 +84,7 @@ impl Config {
                 .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
                 .filter(|o| !o.is_empty())
                 .collect(),
+            limits: crate::limits::Settings { sockets_per_ip: args.sockets_per_ip, opens_per_ip: args.opens_per_ip },
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod credentials;
 pub mod domain;
 pub mod fixtures;
 pub mod http;
+pub mod limits;
 pub mod live;
 pub mod load;
 pub mod protocol;

@@ -26,6 +26,8 @@ pub struct Inner {
     pub shutdown: watch::Receiver<bool>,
     /// How many WebSockets are open, so shutdown can wait for their goodbyes.
     pub sockets: watch::Sender<usize>,
+    /// Limits per client address: open sockets, how fast they open, wrong keys and codes.
+    pub limits: Arc<crate::limits::IpLimits>,
 }
 
 /// Counts one open WebSocket while it lives.
@@ -120,11 +122,12 @@ impl AppState {
         let hubs = Hubs::start(store.clone(), shutdown.clone());
         AppState(Arc::new(Inner {
             store,
-            config,
             hubs,
             metrics: metrics_handle(),
             shutdown,
             sockets: watch::channel(0).0,
+            limits: crate::limits::IpLimits::new(config.limits),
+            config,
         }))
     }
 

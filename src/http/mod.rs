@@ -19,6 +19,30 @@ pub const MAX_BODY: usize = 1024 * 1024;
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/// Counts the wrong keys an address presents (a request with `Authorization` answered 401) and
+/// turns the address away for a while once it presented too many.
+async fn wrong_keys(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let keyed = req.headers().contains_key(header::AUTHORIZATION);
+    let Some(ip) = ip.filter(|_| keyed) else {
+        return next.run(req).await;
+    };
+    if state.limits.blocked(ip) {
+        return error::ApiError::RateLimited("too many wrong keys from this address: wait a minute".into())
+            .into_response();
+    }
+    let response = next.run(req).await;
+    if response.status() == axum::http::StatusCode::UNAUTHORIZED {
+        state.limits.failed(ip);
+    }
+    response
+}
+
 /// The HTTP routes with `live` (the WebSocket route, given by the caller so that `http` does
 /// not depend on `live`), their headers and the state.
 pub fn router(state: AppState, live: Router<AppState>) -> Router {
@@ -41,6 +65,7 @@ pub fn router(state: AppState, live: Router<AppState>) -> Router {
         .route("/metrics", get(sessions::metrics))
         .merge(live)
         .merge(pages::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), wrong_keys))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -31,9 +31,10 @@ async fn moderator(state: &AppState, id: &str, headers: &HeaderMap) -> Result<()
 /// codes; every problem is reported with its line.
 pub fn parse_roster(body: &[u8]) -> Result<Vec<RosterEntry>, ApiError> {
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(true).from_reader(body);
-    let headers = reader.headers().map_err(|e| ApiError::Invalid(format!("line 1: {e}")))?.clone();
+    let line_one = |m: String| ApiError::InvalidFields(vec![("line 1".into(), m)]);
+    let headers = reader.headers().map_err(|e| line_one(e.to_string()))?.clone();
     let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let name_at = column("name").ok_or_else(|| ApiError::Invalid("line 1: the header needs a name column".into()))?;
+    let name_at = column("name").ok_or_else(|| line_one("the header needs a name column".into()))?;
     let (org_at, weight_at) = (column("organisation"), column("weight"));
     let mut entries = Vec::new();
     let mut problems = Vec::new();

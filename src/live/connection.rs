@@ -9,7 +9,7 @@ use crate::protocol::{Refusal, RequestedRole, ServerMsg, Viewer, MAX_FRAME};
 use crate::state::{now_ms, AppState};
 use crate::store::{Applied, Participant, Snapshot, StoreError};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -51,19 +51,38 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     matches!((bare, host), (Some(b), Some(h)) if b == h)
 }
 
-pub async fn upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     if !origin_allowed(&state, &headers) {
         let body =
             serde_json::json!({"error": {"code": "forbidden", "message": "this origin may not open a WebSocket here"}});
         return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
+    let ip = peer.ip();
+    let slot = match state.limits.admit(ip) {
+        Ok(slot) => slot,
+        Err(why) => {
+            metrics::counter!("palabre_sockets_refused_total", "why" => format!("{why:?}")).increment(1);
+            let message = match why {
+                crate::limits::Refused::TooMany => "this address holds as many connections as it may",
+                crate::limits::Refused::TooFast => "this address opens connections too fast: try again shortly",
+            };
+            let body = serde_json::json!({"error": {"code": "rate_limited", "message": message}});
+            return (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        }
+    };
     let base = state.base_url(&headers);
     // tungstenite's default read buffer is 128 KiB per socket, zero-filled on every read; a
     // room of phones sends small frames, so a few KiB keep each connection small and fast.
     ws.read_buffer_size(4096).write_buffer_size(0).max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME).on_upgrade(
         move |socket| async move {
             let _open = state.socket_opened();
-            run(socket, state, base).await;
+            let _slot = slot;
+            run(socket, state, base, ip).await;
         },
     )
 }
@@ -74,6 +93,8 @@ struct Conn {
     state: AppState,
     /// Base of the links shown to this client (the participant link under the QR code).
     base: String,
+    /// The client's address (limits on wrong keys and voting codes are per address).
+    ip: std::net::IpAddr,
     last_heard: Instant,
     tokens: f64,
     refilled: Instant,
@@ -109,13 +130,14 @@ impl Peer {
     }
 }
 
-async fn run(socket: WebSocket, state: AppState, base: String) {
+async fn run(socket: WebSocket, state: AppState, base: String, ip: std::net::IpAddr) {
     let (tx, rx) = socket.split();
     let mut conn = Conn {
         tx,
         rx,
         state,
         base,
+        ip,
         last_heard: Instant::now(),
         tokens: BURST,
         refilled: Instant::now(),
@@ -235,9 +257,17 @@ impl Conn {
             }
         };
         let credentials = store.credentials(&session).await.map_err(fail)?.ok_or_else(not_found)?;
+        let limits = self.state.limits.clone();
+        let ip = self.ip;
         let role = match (&hello.key, hello.role) {
-            (Some(key), _) => credentials::role_for_key(&credentials, key)
-                .ok_or_else(|| unauthorized("that key does not open this session"))?,
+            (Some(_), _) if limits.blocked(ip) => return Err(too_many_wrong()),
+            (Some(key), _) => credentials::role_for_key(&credentials, key).ok_or_else(|| {
+                if limits.failed(ip) {
+                    unauthorized("that key does not open this session")
+                } else {
+                    too_many_wrong()
+                }
+            })?,
             (None, Some(RequestedRole::Moderator | RequestedRole::Rapporteur)) => {
                 return Err(unauthorized("this role needs its key"))
             }
@@ -431,7 +461,7 @@ impl Conn {
 
     async fn command(&mut self, peer: &Peer, id: &str, command: &Command) -> Result<(), End> {
         let claim = matches!(command, Command::Vote(VoteCommand::Claim { .. }));
-        if claim && self.wrong_codes >= MAX_WRONG_CODES {
+        if claim && (self.wrong_codes >= MAX_WRONG_CODES || self.state.limits.blocked(self.ip)) {
             let message = "too many wrong voting codes on this connection".to_owned();
             return self.refuse(&Refusal { id: Some(id.to_owned()), code: ErrorCode::RateLimited, message }).await;
         }
@@ -458,6 +488,7 @@ impl Conn {
         metrics::counter!("palabre_commands_total", "op" => command.op(), "result" => result).increment(1);
         if claim && matches!(outcome, Err(StoreError::Domain(DomainError::NotFound(_)))) {
             self.wrong_codes += 1;
+            self.state.limits.failed(self.ip);
         }
         let refusal = |code: ErrorCode, message: String| Refusal { id: Some(id.to_owned()), code, message };
         match outcome {
@@ -477,6 +508,17 @@ impl Conn {
 }
 
 /// A refusal of `hello`, and how the socket then closes.
+/// An address that tried too many wrong keys lately: told so, and closed with 4429 (the
+/// client waits before it comes back).
+fn too_many_wrong() -> (Refusal, End) {
+    refused(
+        ErrorCode::RateLimited,
+        "too many wrong keys from this address: wait a minute",
+        close::FLOOD,
+        "too many wrong keys",
+    )
+}
+
 fn refused(code: ErrorCode, message: &str, close: u16, reason: &'static str) -> (Refusal, End) {
     (Refusal { id: None, code, message: message.into() }, End::Close(close, reason))
 }
