@@ -36,6 +36,7 @@ on_both_stores!(
     malformed_and_oversized_question_frames_are_refused_and_the_socket_kept,
     a_question_frame_over_64_kib_closes_the_connection_with_1009,
     a_flood_of_frames_closes_the_connection_with_4429,
+    a_flood_from_some_clients_does_not_stop_the_others,
     questions_of_one_session_cannot_be_reached_from_another,
 );
 
@@ -1082,4 +1083,61 @@ async fn await_acks(ws: &mut Ws, mut ids: Vec<String>, counts: &mut HashMap<Stri
             _ => {}
         }
     }
+}
+
+/// Flooders connect, flood until closed and come back, while the moderator goes on working:
+/// every command of the moderator is answered during the flood; the round trips, with and
+/// without the flood, are printed for the record (speed is measured by the benchmarks).
+async fn a_flood_from_some_clients_does_not_stop_the_others(backend: Backend) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let app = TestApp::spawn(backend).await;
+    let mut d = debate(&app).await;
+    let q = approved(&mut d.moderator, &mut d.other, "Tiendra-t-on ?").await;
+    round_trips(&mut d.moderator, &json!(q), "quiet").await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let floods = Arc::new(AtomicUsize::new(0));
+    let (started_tx, mut started) = tokio::sync::mpsc::channel::<()>(8);
+    let mut flooders = Vec::new();
+    for _ in 0..4 {
+        let (stop, floods, addr, started_tx) = (stop.clone(), floods.clone(), app.addr, started_tx.clone());
+        let junk =
+            json!({"type": "cmd", "id": uuid::Uuid::new_v4(), "op": "question.upvote", "question": q}).to_string();
+        flooders.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(mut ws) = Ws::connect(addr, None).await else { continue };
+                ws.flood(&junk, 200).await;
+                let _ = started_tx.try_send(());
+                ws.flood(&junk, 1_800).await;
+                floods.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for _ in 0..4 {
+        started.recv().await.expect("a flooder started");
+    }
+    round_trips(&mut d.moderator, &json!(q), "flooded").await;
+    let finished = floods.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    for f in flooders {
+        let _ = f.await;
+    }
+    eprintln!("floods of 2,000 frames finished while the moderator worked: {finished}");
+    // The room is whole: another participant still upvotes.
+    assert_eq!(d.other.ok("question.upvote", json!({"question": q})).await["question"], q);
+}
+
+/// 12 highlight commands in a row from `m` (within its rate limit); prints the median and
+/// slowest round trip.
+async fn round_trips(m: &mut Ws, q: &Value, label: &str) {
+    let mut times = Vec::new();
+    for i in 0..12 {
+        let started = std::time::Instant::now();
+        let target = if i % 2 == 0 { q.clone() } else { Value::Null };
+        m.ok("question.highlight", json!({"question": target})).await;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    eprintln!("{label}: moderator round trip median {:?}, max {:?}", times[times.len() / 2], times[times.len() - 1]);
 }
