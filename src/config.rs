@@ -67,6 +67,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Limits per client address.
     pub limits: crate::limits::Settings,
+    /// How long a client has to send its request headers (default: 10 s).
+    pub header_timeout: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -85,6 +87,7 @@ impl Config {
                 .filter(|o| !o.is_empty())
                 .collect(),
             limits: crate::limits::Settings { sockets_per_ip: args.sockets_per_ip, opens_per_ip: args.opens_per_ip },
+            header_timeout: None,
         }
     }
 }

@@ -166,3 +166,24 @@ async fn pages_are_served_with_a_policy_that_forbids_inline_scripts() {
     assert_eq!(app.http.get(app.url("/assets/nope.js")).send().await.expect("asset").status(), 404);
     assert_eq!(app.http.get(app.url("/j/AB/qr.svg")).send().await.expect("qr").status(), 404);
 }
+
+/// A client that starts a request and never finishes its headers is cut off (a slow-headers
+/// attack cannot hold sockets open), while a normal request still goes through.
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = palabre::config::Config {
+        header_timeout: Some(std::time::Duration::from_millis(300)),
+        ..palabre::config::Config::default()
+    };
+    let app = TestApp::spawn_with(Backend::Memory, config).await;
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: palabre\r\nX-Slow: 1\r\n").await.expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the server closed the connection");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "no answer but a timeout: {text}");
+    let ok = app.http.get(app.url("/healthz")).send().await.expect("healthz");
+    assert_eq!(ok.status(), 200);
+}
