@@ -483,6 +483,7 @@ pub fn ack_frame(id: &str, seq: u64, reply: Option<&Reply>) -> String {
         Some(Reply::Poll { poll }) => result["poll"] = json!(poll),
         Some(Reply::Draft { draft }) => result["draft"] = json!(draft),
         Some(Reply::Note { note }) => result["note"] = json!(note),
+        Some(Reply::Item { item }) => result["item"] = json!(item),
         Some(Reply::Ballot { poll, choice, receipt }) => {
             result["poll"] = json!(poll);
             result["choice"] = json!(choice);

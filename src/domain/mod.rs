@@ -284,6 +284,8 @@ pub enum Reply {
     Draft { draft: String },
     /// The id of the note just taken.
     Note { note: String },
+    /// The id of the agenda item just inserted.
+    Item { item: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

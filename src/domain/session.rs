@@ -250,7 +250,11 @@ impl Session {
                 (events, None)
             }
             Command::Agenda(c) => {
-                (self.agenda.decide(c, &self.languages, now)?.into_iter().map(Event::from).collect(), None)
+                let reply = match c {
+                    AgendaCommand::Insert { id, .. } => Some(Reply::Item { item: id.clone() }),
+                    _ => None,
+                };
+                (self.agenda.decide(c, &self.languages, now)?.into_iter().map(Event::from).collect(), reply)
             }
             Command::Question(c) => {
                 let events = self.questions.decide(&self.question_context(), actor, c, now)?;

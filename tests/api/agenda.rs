@@ -51,6 +51,7 @@ async fn live_agenda_changes_reach_every_client_and_an_offline_phone_catches_up(
     let inserted =
         welcome_state(&app, &created["code"]).await["agenda"]["items"][2]["id"].as_str().expect("id").to_owned();
     assert!(inserted.starts_with('i'), "an inserted item has an id of its own: {inserted}");
+    assert_eq!(ack["item"], inserted.as_str(), "the ack names it");
 
     // The phone drops off; meanwhile an item moves, another is removed, one is renamed.
     let last_seen = ack["seq"].as_u64().expect("seq");
