@@ -1,27 +1,27 @@
 // Moderator console: moves the room through the agenda, opens Q&A, moderates the
 // questions (approve, reject, answer, show on screen, merge duplicates), runs the
-// list of speakers, runs the votes on the draft texts (votes.js), ends the session.
+// list of speakers, runs the votes on the draft texts (votes.js), edits the agenda live
+// (agendaedit.js), ends the session.
 
 import {
-  connect, h, fill, setText, pathSegment, fragmentKey, itemStatus, itemSeconds, fmtDuration, fmtTime, every,
+  connect, h, fill, setText, pathSegment, fragmentKey, fmtDuration, fmtTime, every,
   byUpvotes, timerLevel, speakingSeconds, loc, langNodes,
 } from './client.js';
 import { suggestDuplicates } from './similar.js';
 import { t, tv, currentLang } from './i18n.js';
-import {
-  $, startPage, showContent, showFatal, renderPhase, renderNow, agendaRow, itemMeta, nextUp, speakerNodes,
-} from './render.js';
+import { $, startPage, showContent, showFatal, renderPhase, renderNow, nextUp } from './render.js';
 import { renderJoinLink, renderTimer } from './room.js';
 import { mountVotes } from './votes.js';
+import { mountAgenda } from './agendaedit.js';
 
 const LOG_SIZE = 8;
-let liveCell = null; // the agenda cell whose time ticks (current item)
 let toastTimer = null;
 
 const sessionId = pathSegment(1);
 const key = fragmentKey();
 const client = sessionId && key ? connect({ session: sessionId, key }) : null;
 const votes = client ? mountVotes(client, { sessionId, key }) : null;
+const agenda = client ? mountAgenda(client, { busy: () => busy() }) : null;
 const ready = startPage(client, render, () => {
   render();
   renderPresence();
@@ -53,10 +53,6 @@ $('btn-end-confirm').addEventListener('click', () => {
   closeConfirm();
   $('btn-end').focus();
   if (client && !busy()) client.send('session.end');
-});
-$('agenda').addEventListener('click', (e) => {
-  const b = e.target.closest('button[data-goto]');
-  if (b && client && !b.disabled && !busy()) client.send('agenda.goto', { item: Number(b.dataset.goto) });
 });
 $('cmd-log').addEventListener('click', (e) => {
   const b = e.target.closest('button[data-cancel]');
@@ -90,7 +86,8 @@ function render() {
   renderPhase(s);
   renderNow(s);
   renderButtons(s);
-  renderAgenda(s);
+  agenda.render(s);
+  for (const it of s.agenda.items) itemTitles.set(it.id, it.title);
   renderJoin(s);
   renderQa(s);
   renderEnd(s);
@@ -127,51 +124,6 @@ function renderButtons(s) {
   if (s.phase === 'pending' && items.length) nextUp(upEl, 'now.first', items[0]);
   else if (s.phase === 'running' && cur != null && cur < items.length - 1) nextUp(upEl, 'now.next', items[cur + 1]);
   else setText(upEl, s.phase === 'running' && cur === items.length - 1 ? t('now.last_item') : '');
-}
-
-function renderAgenda(s) {
-  const b = busy();
-  liveCell = null;
-  const now = client.now();
-  let planned = 0;
-  let held = 0;
-  const rows = s.agenda.items.map((item, i) => {
-    const st = itemStatus(s, i, true);
-    const secs = itemSeconds(s, i, now);
-    planned += (Number(item.minutes) || 0) * 60;
-    held += secs;
-    const time = h(
-      'span',
-      { class: 'ag-time', 'data-testid': 'item-time', 'data-index': i },
-      secs > 0 || st === 'current' ? fmtDuration(secs) : '',
-    );
-    if (st === 'current' && s.phase === 'running') liveCell = { el: time, i };
-    const meta = itemMeta(item, speakerNodes(item.speakers));
-    const goto = h(
-      'button',
-      {
-        type: 'button',
-        class: 'btn btn-small',
-        'data-testid': 'btn-goto',
-        'data-goto': i,
-        'data-index': i,
-        disabled: s.phase === 'ended' || s.agenda.current === i,
-        'aria-busy': b ? 'true' : null,
-        'aria-label': t('cmd.goto_item', { i: i + 1, title: loc(item.title) }),
-      },
-      t('cmd.goto'),
-    );
-    return agendaRow(s, i, st, meta, { after: [time, goto] });
-  });
-  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.goto : undefined;
-  fill($('agenda'), rows);
-  if (focused !== undefined) {
-    const again = $('agenda').querySelector(`button[data-goto="${focused}"]`);
-    if (again && !again.disabled) again.focus();
-  }
-  const total = $('agenda-total');
-  total.dataset.planned = String(planned);
-  setText(total, t('agenda.total', { planned: fmtDuration(planned), held: fmtDuration(held) }));
 }
 
 function renderJoin(s) {
@@ -229,7 +181,7 @@ function tick() {
   }
   $('timer-fill').style.width = planned ? `${Math.min(100, (secs / planned) * 100).toFixed(1)}%` : '0';
   setText($('timer-left'), left);
-  if (liveCell) setText(liveCell.el, fmtDuration(itemSeconds(s, liveCell.i, client.now())));
+  agenda.tick();
 }
 
 // ---------------------------------------------------------------- command fates
@@ -238,7 +190,8 @@ function onCommand(rec) {
   renderLog();
   if (client.state) {
     renderButtons(client.state);
-    renderAgenda(client.state);
+    agenda.onCommand(rec);
+    agenda.render(client.state);
     renderQa(client.state);
     renderEnd(client.state);
     renderQuestions(client.state);
@@ -250,8 +203,16 @@ function onCommand(rec) {
 
 function opLabel(rec) {
   const f = rec.fields || {};
-  const i = f.item != null ? Number(f.item) + 1 : '';
   if (rec.op === 'question.highlight' && f.question == null) return t('op.question.unhighlight');
+  // The live agenda changes name their item by id (insert: by the new item itself); a removed
+  // item is gone from the state, its title is remembered.
+  if (rec.op === 'agenda.insert' || typeof f.item === 'string') {
+    const it = client.state && typeof f.item === 'string' ? client.state.agenda.items.find((x) => x.id === f.item) : null;
+    if (it) itemTitles.set(it.id, it.title);
+    const given = rec.op === 'agenda.insert' ? f.item && f.item.title : it ? it.title : itemTitles.get(f.item);
+    return t(`op.${rec.op}`, { title: clip(given == null ? String(f.item) : loc(given), 60) });
+  }
+  const i = f.item != null ? Number(f.item) + 1 : '';
   return t(`op.${rec.op}`, { i });
 }
 
@@ -260,6 +221,9 @@ function reason(rec) {
   const base = tv('error', e.code || 'invalid');
   return e.message ? `${base} (${e.message})` : base;
 }
+
+/** Agenda item id → title, for the log lines of items since removed. */
+const itemTitles = new Map();
 
 function renderLog() {
   if (!ready() || !client) return;

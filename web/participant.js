@@ -12,7 +12,7 @@ import {
 } from './client.js';
 import { t, tv, currentLang } from './i18n.js';
 import {
-  $, pathCode, startPage, showContent, showFatal, renderPhase, renderNow, agendaRow, itemMeta, nextUp,
+  $, pathCode, startPage, showContent, showFatal, renderPhase, renderNow, agendaRow, itemMeta, nextUp, renderPlannedEnd,
   CHOICES, pollDraft, voteNumbers, methodText, ruleText, turnoutText, pollsByTime, fmtNum, fmtPct,
 } from './render.js';
 
@@ -46,10 +46,35 @@ function render() {
   renderPhase(s);
   $t('now').dataset.phase = s.phase;
   renderNow(s, { idle: idleText });
-  fill($('agenda'), s.agenda.items.map((item, i) => agendaRow(s, i, itemStatus(s, i, true), itemMeta(item), { speakers: true })));
+  renderNext(s);
+  renderAgenda(s);
   renderVotes(s);
   renderQuestions(s);
   renderFloor(s);
+}
+
+/** "Next: …" under the current item while the session runs (not after the last one). */
+function renderNext(s) {
+  const items = s.agenda.items;
+  const cur = s.agenda.current;
+  const el = $('next-up');
+  const next = s.phase === 'running' && cur != null ? items[cur + 1] : null;
+  el.hidden = !next;
+  nextUp(el, 'now.next', next);
+}
+
+/**
+ * The agenda, live: rows named by the items' stable ids, redrawn only when the agenda (or the
+ * language) changed, so a question or a vote does not rebuild the list; the planned end under it.
+ */
+let agendaSig = null;
+function renderAgenda(s) {
+  const sig = JSON.stringify([currentLang(), s.phase, s.agenda.current, s.agenda.items]);
+  if (sig !== agendaSig) {
+    agendaSig = sig;
+    fill($('agenda'), s.agenda.items.map((item, i) => agendaRow(s, i, itemStatus(s, i, true), itemMeta(item), { speakers: true })));
+  }
+  renderPlannedEnd($('agenda-end'), s);
 }
 
 /** Under the "now" title with no current item: the closing words, or what comes first (written into `el`). */

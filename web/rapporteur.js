@@ -16,6 +16,7 @@ import {
   draftsOf, pollsOf, draftPolls, decidingPoll, decision, isRoster, countsText, turnoutText, settingsText, ruleText,
 } from './votes.js';
 import { diffWords, collapse, wordCount } from './diff.js';
+import { draftForm, labelDraftForm, readDraftForm, sayDraftForm } from './draftform.js';
 
 let liveCell = null;
 
@@ -616,7 +617,7 @@ function diffNode(p) {
   return h(p.op, null, said, p.text);
 }
 
-// ---------------------------------------------------------------- new draft
+// ---------------------------------------------------------------- new draft (draftform.js)
 
 function renderNewDraft(s) {
   const btn = $('btn-draft-new');
@@ -629,61 +630,14 @@ function renderNewDraft(s) {
   const f = ui.creating;
   if (!f) return;
   f.submit.disabled = !!lock;
-  setText(f.legend, t('rap.new_kind'));
-  for (const [k, el] of f.kindLabels) setText(el, tv('draft.kind', k));
-  for (const x of f.slots) {
-    setText(x.head, x.lang ? capital(langName(x.lang)) : '');
-    setText(x.titleLabel, t('rap.new_title'));
-    setText(x.textLabel, t('rap.new_text'));
-  }
-  setText(f.hint, f.slots.length > 1 ? t('rap.new_hint_langs') : t('rap.new_hint'));
-  setText(f.submit, t('rap.new_submit'));
-  setText(f.cancel, t('common.cancel'));
-  f.form.setAttribute('aria-label', t('rap.new_draft_label'));
+  labelDraftForm(f);
 }
 
 function openNewDraft() {
   const s = client.state;
   if (!s || ui.creating || globalLock(s)) return;
-  const langs = languagesOf(s, null);
-  const kinds = ['resolution', 'recommendation'];
-  const kindLabels = new Map();
-  const radios = kinds.map((k, i) => {
-    const id = `new-kind-${k}`;
-    const label = h('label', { for: id });
-    kindLabels.set(k, label);
-    return h('span', { class: 'radio' }, h('input', { type: 'radio', name: 'new-kind', id, value: k, checked: i === 0, 'data-testid': 'new-kind' }), label);
-  });
-  const slots = (langs.length ? langs : [null]).map((l) => {
-    const tid = `new-title-${l || 'x'}`;
-    const xid = `new-text-${l || 'x'}`;
-    return {
-      lang: l,
-      head: h('h3', { class: 'new-lang' }),
-      titleLabel: h('label', { class: 'field-label', for: tid }),
-      title: h('input', { type: 'text', id: tid, maxlength: 200, lang: l, 'data-testid': 'new-title', 'data-lang': l || '' }),
-      textLabel: h('label', { class: 'field-label', for: xid }),
-      text: h('textarea', { id: xid, rows: 5, maxlength: 20000, lang: l, 'data-testid': 'new-text', 'data-lang': l || '' }),
-    };
-  });
-  const f = {
-    slots, kindLabels,
-    legend: h('legend', { class: 'field-label' }),
-    hint: h('p', { class: 'muted small' }),
-    submit: h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'new-submit' }),
-    cancel: h('button', { type: 'button', class: 'btn', 'data-testid': 'new-cancel' }),
-    status: h('p', { class: 'edit-status small', 'data-testid': 'new-status', role: 'status', 'aria-live': 'polite' }),
-    cmd: null,
-  };
-  f.form = h(
-    'form',
-    { class: 'draft-new', 'data-testid': 'draft-form', novalidate: true },
-    h('fieldset', { class: 'kind-pick' }, f.legend, radios),
-    slots.map((x) => h('div', { class: 'new-slot', lang: null }, x.lang ? x.head : null, x.titleLabel, x.title, x.textLabel, x.text)),
-    f.hint,
-    h('div', { class: 'edit-buttons' }, f.submit, f.cancel),
-    f.status,
-  );
+  const f = draftForm(languagesOf(s, null));
+  f.cmd = null;
   f.form.addEventListener('submit', (e) => {
     e.preventDefault();
     submitNewDraft();
@@ -699,7 +653,7 @@ function openNewDraft() {
   fill($('draft-new-slot'), f.form);
   $('btn-draft-new').setAttribute('aria-expanded', 'true');
   render();
-  slots[0].title.focus();
+  f.slots[0].title.focus();
 }
 
 function closeNewDraft(focus = false) {
@@ -714,40 +668,18 @@ function submitNewDraft() {
   const f = ui.creating;
   const s = client.state;
   if (!f || !s || globalLock(s) || (f.cmd && !settled(f.cmd))) return;
-  const say = (text, kind) => {
-    f.status.dataset.kind = kind;
-    setText(f.status, text);
-  };
-  const pick = (field) => {
-    const given = f.slots.filter((x) => x[field].value.trim() !== '');
-    if (given.length === 0) return null;
-    if (f.slots.length === 1 && !f.slots[0].lang) return given[0][field].value.trim();
-    return Object.fromEntries(given.map((x) => [x.lang, x[field].value.trim()]));
-  };
-  const title = pick('title');
-  const text = pick('text');
-  for (const x of f.slots) {
-    x.title.removeAttribute('aria-invalid');
-    x.text.removeAttribute('aria-invalid');
-  }
-  if (!title || !text) {
-    const field = title ? 'text' : 'title';
-    f.slots[0][field].setAttribute('aria-invalid', 'true');
-    say(t(title ? 'rap.new_need_text' : 'rap.new_need_title'), 'error');
-    f.slots[0][field].focus();
-    return;
-  }
-  const kind = f.form.querySelector('input[name="new-kind"]:checked')?.value || 'resolution';
+  const fields = readDraftForm(f);
+  if (!fields) return;
   ui.known = new Set(draftsOf(s).map((d) => d.id));
-  f.cmd = send('draft.create', { kind, title, text }, (c) => {
+  f.cmd = send('draft.create', fields, (c) => {
     if (ui.creating !== f) return;
-    if (c.status === 'queued') say(t('rap.note_queued'), 'info');
-    else if (c.status === 'sent') say(t('rap.new_sending'), 'info');
+    if (c.status === 'queued') sayDraftForm(f, t('rap.note_queued'), 'info');
+    else if (c.status === 'sent') sayDraftForm(f, t('rap.new_sending'), 'info');
     else if (c.status === 'acked') {
-      ui.focusNew = JSON.stringify(title);
+      ui.focusNew = JSON.stringify(fields.title);
       closeNewDraft();
       render();
-    } else say(t('rap.new_refused', { reason: reason(c) }), 'error');
+    } else sayDraftForm(f, t('rap.new_refused', { reason: reason(c) }), 'error');
     f.submit.setAttribute('aria-busy', String(!settled(c)));
   });
 }

@@ -99,11 +99,12 @@ export function nextUp(el, key, item) {
   else setLangText(el, '');
 }
 
-/** An agenda row's attributes (list item or table row). */
-export const rowAttrs = (i, st, cls) => ({
+/** An agenda row's attributes (list item or table row); `id`: the item's stable id. */
+export const rowAttrs = (i, st, cls, id = null) => ({
   class: cls,
   'data-testid': 'agenda-item',
   'data-index': i,
+  'data-id': id,
   'data-status': st,
   'aria-current': st === 'current' ? 'step' : null,
 });
@@ -129,7 +130,7 @@ export function agendaRow(s, i, st, meta, { speakers = false, after = [] } = {})
   const item = s.agenda.items[i];
   return h(
     'li',
-    rowAttrs(i, st, `ag-item is-${st}`),
+    rowAttrs(i, st, `ag-item is-${st}`, item.id),
     h('span', { class: 'ag-num', 'aria-hidden': 'true' }, st === 'done' ? '✓' : String(i + 1)),
     h(
       'div',
@@ -141,6 +142,51 @@ export function agendaRow(s, i, st, meta, { speakers = false, after = [] } = {})
     statusTag(st),
     after,
   );
+}
+
+/** Beyond this gap between the planned and the actual start, the session is held on another occasion. */
+const ANOTHER_DAY_MS = 12 * 3600 * 1000;
+
+const msOf = (v) => (v == null || v === '' ? NaN : new Date(v).getTime());
+
+/**
+ * When the agenda as planned now ends: the session's start (the actual one once started, else
+ * the planned one) plus the minutes of its items, against the planned close `ends_at`. A session
+ * started on another day than planned (a rehearsal, a demo) keeps the length of its slot: its
+ * close is then the actual start plus `ends_at - starts_at`. Returns {end, close, delta} in ms
+ * (delta > 0: after the close; close and delta null without `ends_at`), or null when there is
+ * no start to count from.
+ */
+export function plannedEnd(s) {
+  const planned = msOf(s.starts_at);
+  const started = msOf(s.started_at);
+  const start = Number.isFinite(started) ? started : planned;
+  if (!Number.isFinite(start)) return null;
+  const minutes = (s.agenda.items || []).reduce((a, it) => a + (Number(it.minutes) || 0), 0);
+  const end = start + minutes * 60000;
+  let close = msOf(s.ends_at);
+  if (Number.isFinite(close) && Number.isFinite(planned) && Math.abs(start - planned) > ANOTHER_DAY_MS) close = start + (close - planned);
+  return Number.isFinite(close) ? { end, close, delta: end - close } : { end, close: null, delta: null };
+}
+
+/** "Planned end 17:25" and, against the planned close, how far before or after it; into `el` (`data-level` = ok · over). */
+export function renderPlannedEnd(el, s) {
+  if (!el) return;
+  const p = s.phase === 'ended' ? null : plannedEnd(s);
+  el.hidden = !p;
+  if (!p) return;
+  const lang = currentLang();
+  const end = fmtTime(p.end, lang);
+  let text = t('agenda.end', { time: end });
+  if (p.delta != null) {
+    const mins = Math.round(Math.abs(p.delta) / 60000);
+    const close = fmtTime(p.close, lang);
+    if (mins === 0) text = t('agenda.end_on_time', { time: end, close });
+    else text = t(p.delta > 0 ? 'agenda.end_late' : 'agenda.end_early', { time: end, close, n: mins });
+  }
+  el.dataset.level = p.delta != null && p.delta > 0 ? 'over' : 'ok';
+  el.dataset.end = String(p.end);
+  setText(el, text);
 }
 
 /** The kind's label, unless it only repeats the title ("Introduction"). */

@@ -1,10 +1,12 @@
 // Votes on the draft texts, as the moderator and the rapporteur see them: the figures of a
 // poll, the rule that decided it, and (moderator) the console's Votes panel with its voter
-// roster. The folding of poll events and `tally` frames into the state is client.js's; this
-// module only reads `state.drafts`, `state.polls`, `state.roster` and `state.settings`.
+// roster, and a text drafted on the console (draftform.js) put to the vote at once. The folding
+// of poll events and `tally` frames into the state is client.js's; this module only reads
+// `state.drafts`, `state.polls`, `state.roster` and `state.settings`.
 
 import * as C from './client.js';
 import { t, tv, currentLang } from './i18n.js';
+import { draftForm, draftLanguages, labelDraftForm, readDraftForm, sayDraftForm } from './draftform.js';
 
 const { h, setText, loc, langText, setLangText } = C;
 
@@ -262,6 +264,7 @@ export function mountVotes(client, { sessionId, key }) {
     renderLive(view, open, drafts, lang);
     renderRows(view, drafts, lang);
     $('vote-drafts-empty').hidden = drafts.length > 0;
+    renderNewDraft(s, drafts);
     renderRoster(s);
     announceChanges(view, drafts);
   }
@@ -985,9 +988,173 @@ export function mountVotes(client, { sessionId, key }) {
     e.preventDefault();
   });
 
+  // ------------------------------------------------------------ a new draft, then its vote
+
+  /** The console's new-draft form (draftform.js), then the box that puts the new text to the vote. */
+  const nd = { f: null, created: null, el: null };
+
+  function renderNewDraft(s, drafts) {
+    const btn = $('btn-draft-new');
+    const off = s.phase === 'ended';
+    btn.disabled = off && !nd.f;
+    btn.setAttribute('aria-expanded', String(!!nd.f));
+    if (nd.f) {
+      labelDraftForm(nd.f);
+      nd.f.submit.disabled = off;
+    }
+    if (!nd.created) return;
+    const d = drafts.find((x) => x.id === nd.created.id);
+    // Put to the vote (here or from its row), withdrawn, or the session over: the box has done its work.
+    if (off || (d && d.status !== 'draft')) {
+      closeCreated(false);
+      return;
+    }
+    if (!nd.el || nd.el.dataset.lang !== currentLang()) {
+      const had = nd.el && nd.el.contains(document.activeElement) ? document.activeElement.dataset.act : null;
+      nd.el = buildCreated(nd.created);
+      C.fill($('draft-new-slot'), nd.el);
+      if (had) nd.el.querySelector(`[data-act="${had}"]`)?.focus();
+    }
+    const now = nd.el.querySelector('[data-act="vote-now"]');
+    now.setAttribute('aria-busy', String(busyDraft(nd.created.id) || !d));
+  }
+
+  function openNewDraft() {
+    const s = client.state;
+    if (!s || nd.f || ended()) return;
+    closeCreated(false);
+    const f = draftForm(draftLanguages(s), { prefix: 'con-new' });
+    f.cmd = null;
+    f.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      submitNewDraft();
+    });
+    f.cancel.addEventListener('click', () => closeNewDraft(true));
+    f.form.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        closeNewDraft(true);
+      }
+    });
+    nd.f = f;
+    C.fill($('draft-new-slot'), f.form);
+    render(s);
+    f.slots[0].title.focus();
+  }
+
+  function closeNewDraft(focusBack) {
+    nd.f = null;
+    C.fill($('draft-new-slot'));
+    if (client.state) render(client.state);
+    if (focusBack) $('btn-draft-new').focus();
+  }
+
+  function submitNewDraft() {
+    const f = nd.f;
+    if (!f || ended() || (f.cmd && (f.cmd.status === 'queued' || f.cmd.status === 'sent'))) return;
+    const fields = readDraftForm(f);
+    if (!fields) return;
+    f.title = fields.title;
+    f.cmd = client.send('draft.create', fields);
+    newDraftFate(f.cmd);
+  }
+
+  /** How the draft being created fares; once acked, its id comes back and the vote can open. */
+  function newDraftFate(c) {
+    const f = nd.f;
+    if (!f || f.cmd !== c) return;
+    f.submit.setAttribute('aria-busy', String(c.status === 'queued' || c.status === 'sent'));
+    if (c.status === 'queued') sayDraftForm(f, t('rap.note_queued'), 'info');
+    else if (c.status === 'sent') sayDraftForm(f, t('rap.new_sending'), 'info');
+    else if (c.status === 'refused') sayDraftForm(f, t('rap.new_refused', { reason: refusal(c) }), 'error');
+    else if (c.status === 'acked') {
+      const id = c.result && c.result.draft;
+      nd.f = null;
+      C.fill($('draft-new-slot'));
+      if (id == null) {
+        $('btn-draft-new').focus();
+        return;
+      }
+      nd.created = { id, title: f.title };
+      nd.el = null;
+      if (client.state) render(client.state);
+      nd.el?.querySelector('[data-act="vote-now"]')?.focus();
+    }
+  }
+
+  function buildCreated(c) {
+    const qid = 'draft-created-q';
+    const el = h(
+      'div',
+      {
+        class: 'confirm confirm-neutral draft-created',
+        role: 'group',
+        'aria-labelledby': qid,
+        'aria-describedby': 'draft-created-d',
+        'data-testid': 'draft-created',
+        'data-draft': c.id,
+        'data-lang': currentLang(),
+      },
+      h('p', { id: qid }, t('con.draft_created', { title: loc(c.title) })),
+      h('p', { class: 'small', id: 'draft-created-d' }, t('con.vote_now_hint')),
+      h(
+        'div',
+        { class: 'confirm-buttons draft-created-buttons' },
+        h('button', { type: 'button', class: 'btn btn-primary', 'data-act': 'vote-now', 'data-testid': 'btn-vote-now' }, t('con.vote_now')),
+        h('button', { type: 'button', class: 'btn', 'data-act': 'vote-rules', 'data-testid': 'btn-vote-rules' }, t('con.vote_settings')),
+        h('button', { type: 'button', class: 'btn', 'data-act': 'later', 'data-testid': 'btn-created-close' }, t('con.later')),
+      ),
+    );
+    el.addEventListener('click', (e) => {
+      const b = e.target.closest('button[data-act]');
+      if (!b || !nd.created) return;
+      const id = nd.created.id;
+      const d = draftsOf(client.state).find((x) => x.id === id);
+      if (b.dataset.act === 'later') {
+        closeCreated(true);
+      } else if (b.dataset.act === 'vote-rules') {
+        if (!d) return;
+        closeCreated(false);
+        openForm(id);
+      } else if (b.dataset.act === 'vote-now') {
+        if (!d || d.status !== 'draft' || busyDraft(id) || ended()) return;
+        closeCreated(false);
+        client.send('poll.open', { draft: id });
+        if (client.state) render(client.state);
+        focusRow(id);
+      }
+    });
+    el.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        closeCreated(true);
+      }
+    });
+    return el;
+  }
+
+  function closeCreated(focusBack) {
+    if (!nd.created) return;
+    nd.created = null;
+    nd.el = null;
+    C.fill($('draft-new-slot'));
+    if (focusBack) $('btn-draft-new').focus();
+  }
+
+  $('btn-draft-new').addEventListener('click', () => {
+    if (nd.f) closeNewDraft(true);
+    else openNewDraft();
+  });
+
+  function refusal(c) {
+    const e = c.error || {};
+    const base = tv('error', e.code || 'invalid');
+    return e.message ? `${base}: ${e.message}` : base;
+  }
+
   // ------------------------------------------------------------ voter roster
 
-  const rui = { codes: null, reading: null, url: null };
+  const rui = { codes: null, reading: null, url: null, checked: null, checking: 0 };
 
   function renderRoster(s) {
     const box = $('roster-panel');
@@ -1026,6 +1193,7 @@ export function mountVotes(client, { sessionId, key }) {
       (text) => {
         $('roster-text').value = text;
         setText($('roster-status'), t('roster.file_read', { name: f.name }));
+        checkRoster(text);
         return text;
       },
       () => {
@@ -1067,6 +1235,97 @@ export function mountVotes(client, { sessionId, key }) {
     if (focusBack) $('btn-roster-upload').focus();
   }
 
+  // The preview: the CSV read by the server as the upload would read it (POST /api/roster/check,
+  // nothing stored): its rows and total weight, or its problems line by line.
+  const PREVIEW_ROWS = 50;
+
+  $('btn-roster-check').addEventListener('click', async () => {
+    if (rui.reading) await rui.reading;
+    const text = $('roster-text').value;
+    if (!text.trim()) {
+      rosterError(t('roster.empty'));
+      $('roster-text').focus();
+      return;
+    }
+    checkRoster(text);
+  });
+  $('roster-text').addEventListener('input', () => {
+    // What was checked is no longer what is there.
+    if (rui.checked != null && rui.checked !== $('roster-text').value) {
+      $('roster-preview').hidden = true;
+      rui.checked = null;
+    }
+  });
+
+  async function checkRoster(text) {
+    const ticket = ++rui.checking;
+    const btn = $('btn-roster-check');
+    btn.setAttribute('aria-busy', 'true');
+    rosterError('');
+    setText($('roster-status'), t('roster.checking'));
+    try {
+      const res = await fetch('/api/roster/check', {
+        method: 'POST', cache: 'no-store', credentials: 'omit', headers: { 'Content-Type': 'text/csv', Accept: 'application/json' }, body: text,
+      });
+      const body = await res.json().catch(() => null);
+      if (ticket !== rui.checking) return;
+      setText($('roster-status'), '');
+      if (!res.ok) {
+        $('roster-preview').hidden = true;
+        rui.checked = null;
+        const e = (body && body.error) || {};
+        if (res.status === 400) rosterError(t('roster.preview_bad'), problemLines(e));
+        else if (res.status === 413) rosterError(t('roster.err_413'));
+        else rosterError(t('roster.check_failed', { status: res.status }));
+        return;
+      }
+      showPreview(body, text);
+    } catch {
+      if (ticket === rui.checking) {
+        setText($('roster-status'), '');
+        rosterError(t('roster.err_network'));
+      }
+    } finally {
+      if (ticket === rui.checking) btn.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  function showPreview(body, text) {
+    const entries = body && Array.isArray(body.entries) ? body.entries : [];
+    const weight = body && body.weight != null ? num(body.weight) : entries.reduce((a, x) => a + num(x.weight), 0);
+    rui.checked = text;
+    $('roster-preview').hidden = false;
+    $('roster-preview').dataset.entries = String(entries.length);
+    $('roster-preview').dataset.weight = String(weight);
+    setText($('roster-preview-total'), t('roster.preview_summary', { n: entries.length, weight: fmtNum(weight) }));
+    // Line numbers as in the file: the header is line 1 (blank lines aside).
+    C.fill(
+      $('roster-preview-rows'),
+      entries.slice(0, PREVIEW_ROWS).map((x, i) => h(
+        'tr',
+        { 'data-testid': 'roster-preview-row' },
+        h('td', { class: 'num' }, String(i + 2)),
+        h('td', null, x.name),
+        h('td', null, x.organisation || ''),
+        h('td', { class: 'num' }, fmtNum(num(x.weight))),
+      )),
+    );
+    const more = entries.length - PREVIEW_ROWS;
+    setText($('roster-preview-more'), more > 0 ? t('roster.preview_more', { n: more }) : '');
+  }
+
+  /** A 400's problems, one per line of the CSV (`error.fields`), else from its message. */
+  function problemLines(e) {
+    if (Array.isArray(e.fields) && e.fields.length) {
+      return e.fields.map((f) => {
+        const m = /^line (\d+)$/.exec(String(f.path || ''));
+        return m ? t('roster.err_line', { line: m[1], message: f.message }) : [f.path, f.message].filter(Boolean).join(': ');
+      });
+    }
+    const parts = errorParts(e.message);
+    return parts.lines.length ? parts.lines : [parts.head].filter(Boolean);
+  }
+
   function rosterError(text, lines) {
     const el = $('roster-error');
     el.hidden = !text;
@@ -1095,7 +1354,8 @@ export function mountVotes(client, { sessionId, key }) {
         setText($('roster-status'), '');
         const e = (body && body.error) || {};
         const parts = errorParts(e.message);
-        if (res.status === 400) rosterError(t('roster.err_400', { detail: parts.head }).trim(), parts.lines);
+        if (res.status === 400 && Array.isArray(e.fields) && e.fields.length) rosterError(t('roster.err_400', { detail: '' }).trim(), problemLines(e));
+        else if (res.status === 400) rosterError(t('roster.err_400', { detail: parts.head }).trim(), parts.lines);
         else if (res.status === 409) rosterError(t('roster.err_409'));
         else if (res.status === 401 || res.status === 403) rosterError(t('roster.err_auth'));
         else if (res.status === 413) rosterError(t('roster.err_413'));
@@ -1193,6 +1453,7 @@ export function mountVotes(client, { sessionId, key }) {
   });
 
   function onCommand(rec) {
+    if (rec.op === 'draft.create') newDraftFate(rec);
     if (client.state && (rec.op.startsWith('poll.') || rec.op.startsWith('draft.'))) render(client.state);
   }
 
