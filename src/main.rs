@@ -15,9 +15,10 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("palabre=info,warn")))
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("palabre=info,warn"));
+    // tungstenite logs every frame it reads or writes at trace level, keys, participant tokens
+    // and voting codes included: whatever RUST_LOG asks, it says no more than info.
+    tracing_subscriber::fmt().with_env_filter(filter.add_directive("tungstenite=info".parse()?)).init();
     let cli = Cli::parse();
     match cli.command {
         Some(CliCommand::Serve(args)) => serve(args).await,

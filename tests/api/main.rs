@@ -13,6 +13,7 @@ macro_rules! on_both_stores {
     };
 }
 
+mod access;
 mod agenda;
 mod contract_fixture;
 mod exports;
@@ -24,5 +25,6 @@ mod live;
 mod multi_instance;
 mod questions;
 mod record;
+mod secrets;
 mod store_conformance;
 mod votes;
