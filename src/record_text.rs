@@ -841,6 +841,17 @@ fn md_seal(md: &mut String, record: &Value, lang: Lang) {
 /// One row per poll: draft, its title in `lang` (the other language marked `[EN]`/`[FR]` when
 /// missing; both as "English / Français"), version, method, quorum, figures, outcome, digest.
 /// The column names and the coded values stay the same in every language, for spreadsheets.
+/// A cell of text someone typed, safe to open in a spreadsheet: one that would start a formula
+/// (`=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'`, which spreadsheets
+/// show as text.
+pub fn csv_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    }
+}
+
 pub fn results_csv(record: &Value, lang: Lang) -> String {
     let mut out = csv::Writer::from_writer(Vec::new());
     let _ = out.write_record([
@@ -869,7 +880,7 @@ pub fn results_csv(record: &Value, lang: Lang) -> String {
         let _ = out.write_record([
             text(&p["id"]),
             text(&p["draft"]),
-            title.unwrap_or_default(),
+            csv_cell(&title.unwrap_or_default()),
             text(&p["version"]),
             text(&p["method"]),
             text(&p["quorum"]),
@@ -888,6 +899,16 @@ pub fn results_csv(record: &Value, lang: Lang) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests {
+
+    #[test]
+    fn a_cell_that_would_start_a_formula_is_kept_as_text() {
+        assert_eq!(csv_cell("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+        for s in ["+1", "-2", "@SUM(A1)", "\tx"] {
+            assert!(csv_cell(s).starts_with('\''), "{s}");
+        }
+        assert_eq!(csv_cell("Transfert des compétences"), "Transfert des compétences");
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -16,8 +16,19 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// Session definitions are at most 1 MiB.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The Content-Security-Policy of a generated document whose only style is its one `<style>`
+/// element: that style is allowed by its hash, and nothing else runs or loads (`extra` adds
+/// sources, e.g. `img-src data:`).
+pub fn document_csp(html: &str, extra: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let style = html.split_once("<style>").and_then(|(_, rest)| rest.split_once("</style>")).map_or("", |(css, _)| css);
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()));
+    format!("default-src 'none'; style-src 'sha256-{hash}'; {extra}frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+}
 
 /// Counts the wrong keys an address presents (a request with `Authorization` answered 401) and
 /// turns the address away for a while once it presented too many.

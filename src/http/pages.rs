@@ -23,7 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|h: HeaderMap| async move { asset("index.html", &h) }))
         .route("/j/{code}", get(|h: HeaderMap| async move { asset("participant.html", &h) }))
         .route("/j/{code}/qr.svg", get(qr))
-        .route("/screen/{code}", get(|h: HeaderMap| async move { asset("screen.html", &h) }))
+        .route("/screen/{code}", get(|h: HeaderMap| async move { embeddable(asset("screen.html", &h)) }))
         .route("/m/{id}", get(|h: HeaderMap| async move { asset("moderator.html", &h) }))
         .route("/r/{id}", get(|h: HeaderMap| async move { asset("rapporteur.html", &h) }))
         .route("/new", get(|h: HeaderMap| async move { asset("editor.html", &h) }))
@@ -33,6 +33,16 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// One embedded file, with an ETag so a phone that reconnects does not download it again.
+/// The projector view may be embedded in any page (an event's web site, a streaming overlay):
+/// it is read-only and public to whoever holds the join code. Every other page refuses frames.
+fn embeddable(mut response: Response) -> Response {
+    let csp = super::CSP.replace("frame-ancestors 'none'", "frame-ancestors *");
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    response
+}
+
 fn asset(path: &str, headers: &HeaderMap) -> Response {
     let Some(file) = Assets::get(path) else {
         return ApiError::NotFound("no such file".into()).into_response();

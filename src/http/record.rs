@@ -135,14 +135,16 @@ pub async fn html_export(
 ) -> Result<Response, ApiError> {
     let lang = query.lang()?;
     let record = built(&state, &id, &headers).await?;
+    let html = minutes_html(&record, lang);
+    let csp = super::document_csp(&html, "");
     Ok((
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_LANGUAGE, content_language(lang)),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'"),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::CONTENT_LANGUAGE, content_language(lang).to_owned()),
+            (header::CONTENT_SECURITY_POLICY, csp),
         ],
-        minutes_html(&record, lang),
+        html,
     )
         .into_response())
 }

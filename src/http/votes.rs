@@ -97,7 +97,9 @@ fn roster_csv(entries: &[RosterEntry]) -> Result<Response, ApiError> {
     let internal = |e: csv::Error| ApiError::Internal(e.to_string());
     out.write_record(["id", "name", "organisation", "weight", "code"]).map_err(internal)?;
     for e in entries {
-        out.write_record([&e.id, &e.name, &e.organisation, &e.weight.to_string(), &e.code]).map_err(internal)?;
+        let (name, organisation) =
+            (crate::record_text::csv_cell(&e.name), crate::record_text::csv_cell(&e.organisation));
+        out.write_record([&e.id, &name, &organisation, &e.weight.to_string(), &e.code]).map_err(internal)?;
     }
     let body = out.into_inner().map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], body).into_response())
@@ -181,11 +183,12 @@ pub async fn cards(
         ));
     }
     html.push_str("</main></body></html>");
+    let csp = super::document_csp(&html, "img-src data:; ");
     Ok((
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::CONTENT_SECURITY_POLICY, csp),
         ],
         html,
     )

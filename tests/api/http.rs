@@ -156,12 +156,24 @@ async fn metrics_count_commands_by_op_and_result() {
 #[tokio::test]
 async fn pages_are_served_with_a_policy_that_forbids_inline_scripts() {
     let app = TestApp::spawn(Backend::Memory).await;
-    for path in ["/", "/j/ABCDEF", "/screen/ABCDEF", "/m/some-id", "/r/some-id"] {
+    for path in ["/", "/j/ABCDEF", "/screen/ABCDEF", "/m/some-id", "/r/some-id", "/new"] {
         let res = app.http.get(app.url(path)).send().await.expect("page");
         assert_eq!(res.status(), 200, "{path}");
         let csp = res.headers()["content-security-policy"].to_str().expect("csp").to_owned();
         assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(csp.contains("style-src 'self'"), "no inline style either: {csp}");
+        // Only the projector view may be embedded (an event's site, a streaming overlay).
+        let framing = if path.starts_with("/screen/") { "frame-ancestors *" } else { "frame-ancestors 'none'" };
+        assert!(csp.contains(framing), "{path}: {csp}");
         assert!(res.text().await.expect("html").contains("<html"), "{path}");
+    }
+    // Every answer, API and errors included, says no sniffing and no referrer (so a key in a
+    // fragment never leaves in a Referer either).
+    for path in ["/", "/healthz", "/api/sessions/nope", "/api/sessions", "/assets/client.js", "/nowhere"] {
+        let res = app.http.get(app.url(path)).send().await.expect("answer");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(res.headers()["referrer-policy"], "no-referrer", "{path}");
+        assert!(res.headers().contains_key("content-security-policy"), "{path}");
     }
     assert_eq!(app.http.get(app.url("/assets/nope.js")).send().await.expect("asset").status(), 404);
     assert_eq!(app.http.get(app.url("/j/AB/qr.svg")).send().await.expect("qr").status(), 404);

@@ -1239,8 +1239,14 @@ async fn the_voting_cards_print_one_card_per_delegate_with_its_code_and_qr_and_n
     assert_eq!(res.status(), 200);
     let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert!(header("content-type").starts_with("text/html"));
-    assert!(header("content-security-policy").contains("default-src 'none'"), "{}", header("content-security-policy"));
+    let csp = header("content-security-policy");
+    assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
     let html = res.text().await.expect("body");
+    let style = html.split_once("<style>").and_then(|(_, r)| r.split_once("</style>")).map(|(c, _)| c).expect("style");
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()));
+    assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "the one style is allowed by its hash: {csp}");
     assert_eq!(html.matches("class=\"card\"").count(), 3, "one card per delegate");
     assert_eq!(html.matches("<svg").count(), 3, "one inline QR code per card");
     for e in &entries {
