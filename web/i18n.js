@@ -35,11 +35,25 @@ export function pickLang() {
   return 'en';
 }
 
-function load(l) {
-  if (!cache[l]) cache[l] = fetch(`/assets/i18n/${l}.json`).then((r) => {
-    if (!r.ok) throw new Error(`i18n ${l}: ${r.status}`);
+function fetchDict(name) {
+  return fetch(`/assets/i18n/${name}.json`).then((r) => {
+    if (!r.ok) throw new Error(`i18n ${name}: ${r.status}`);
     return r.json();
   });
+}
+
+/**
+ * The dictionary of `l`: the one every page shares, plus the page's own where its <html> names
+ * one (`data-i18n-extra="editor"` loads `editor.<l>.json`), so a phone never downloads the
+ * strings of pages it does not open.
+ */
+function load(l) {
+  if (!cache[l]) {
+    const extra = globalThis.document && document.documentElement.dataset.i18nExtra;
+    cache[l] = extra
+      ? Promise.all([fetchDict(l), fetchDict(`${extra}.${l}`)]).then(([common, own]) => ({ ...common, ...own }))
+      : fetchDict(l);
+  }
   return cache[l];
 }
 

@@ -250,15 +250,15 @@ impl Problems {
                 None
             }
             None => None,
-            Some(v) if v.chars().count() > max => {
-                self.0.push(format!("{path} is longer than {max} characters"));
-                None
-            }
-            Some(v) if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
-                self.0.push(format!("{path} contains control characters"));
-                None
-            }
-            Some(v) => Some(v),
+            // Read as every other text is: NFC, bounded, no control or direction-override
+            // characters.
+            Some(v) => match super::text::parse(&v, path, max, false) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.0.push(e.to_string());
+                    None
+                }
+            },
         }
     }
 
@@ -482,5 +482,25 @@ mod tests {
             ..Default::default()
         };
         assert!(SessionDefinition::parse(raw).expect_err("invalid").to_string().contains("more than 100 items"));
+    }
+
+    #[test]
+    fn short_fields_are_read_like_every_other_text() {
+        let raw = RawDefinition {
+            title: Some("T".into()),
+            venue: Some("Tan\u{202E}ger".into()),
+            reference: Some("SOU e\u{301}".into()),
+            agenda: Some(vec![item("Opening")]),
+            ..Default::default()
+        };
+        let err = SessionDefinition::parse(raw).expect_err("a direction override is refused");
+        assert_eq!(err.fields(), [("venue".to_owned(), "contains control characters".to_owned())]);
+        let raw = RawDefinition {
+            title: Some("T".into()),
+            reference: Some("SOU e\u{301}".into()),
+            agenda: Some(vec![item("Opening")]),
+            ..Default::default()
+        };
+        assert_eq!(SessionDefinition::parse(raw).expect("valid").reference.as_deref(), Some("SOU \u{e9}"), "in NFC");
     }
 }
