@@ -1,0 +1,1 @@
+{"type": "cmd", "id": "7d9f1c1e-2f7a-4c1e-9a51-0d6c9f8e0b11", "op": "agenda.move", "item": 4, "to": 0}
