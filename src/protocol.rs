@@ -23,6 +23,8 @@ use std::collections::{BTreeMap, HashSet};
 
 /// Frames larger than this close the connection with 1009.
 pub const MAX_FRAME: usize = 64 * 1024;
+/// The longest message a refusal of bad input carries, in characters.
+pub const MAX_MESSAGE: usize = 300;
 
 /// WebSocket close codes, and what the client should do on each (the page client names the
 /// same codes in `web/client.js`).
@@ -78,8 +80,15 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// A refusal of bad input; its message is bounded (a parser's message may quote the input).
     pub fn invalid(id: Option<String>, message: impl Into<String>) -> Self {
-        Self { id, code: ErrorCode::Invalid, message: message.into() }
+        let message: String = message.into();
+        let message = if message.chars().count() > MAX_MESSAGE {
+            message.chars().take(MAX_MESSAGE).chain(std::iter::once('…')).collect()
+        } else {
+            message
+        };
+        Self { id, code: ErrorCode::Invalid, message }
     }
 }
 
@@ -929,5 +938,14 @@ mod tests {
         let source = include_str!("protocol.rs");
         let parsed = source.lines().filter(|l| l.starts_with("        \"") && l.contains("\" => ")).count();
         assert_eq!(parsed, OPS.len(), "an op the parser reads is missing from OPS");
+    }
+
+    #[test]
+    fn a_refusal_does_not_echo_a_huge_input() {
+        let huge = "x".repeat(60_000);
+        let r =
+            ClientMsg::parse(&format!(r#"{{"type":"hello","code":"ABCDEF","role":"{huge}"}}"#)).expect_err("bad role");
+        assert!(r.message.chars().count() <= MAX_MESSAGE + 1, "{} characters", r.message.len());
+        assert!(r.message.starts_with("bad hello"));
     }
 }
