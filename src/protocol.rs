@@ -8,7 +8,7 @@
 //! `cmd` carries a client-made `id` and an `op`; the server answers `ack` (also for a retry
 //! of an id it already applied) or `error`.
 
-use crate::domain::agenda::{ItemChanges, ItemRef};
+use crate::domain::agenda::ItemRef;
 use crate::domain::definition::{AgendaItemDef, RawItemChanges};
 use crate::domain::drafts::Version;
 use crate::domain::floor::Request;
@@ -179,8 +179,6 @@ fn field_item(fields: &Map<String, Value>) -> Result<ItemRef, String> {
     }
 }
 
-static EMPTY: Localized = Localized::One(String::new());
-
 fn field_localized(fields: &Map<String, Value>, name: &str, max: usize) -> Result<Localized, String> {
     Localized::parse(fields.get(name).unwrap_or(&Value::Null), name, max)?.ok_or_else(|| format!("{name} is required"))
 }
@@ -267,11 +265,7 @@ fn parse_command(op: &str, cmd_id: &str, fields: &Map<String, Value>) -> Result<
             }
             let raw: RawItemChanges = serde_json::from_value(Value::Object(changes))
                 .map_err(|e| format!("an update changes title, kind, minutes, speakers or turn_seconds: {e}"))?;
-            let (title, kind, minutes, speakers, turn_seconds) = raw.parse().map_err(|e| e.to_string())?;
-            Command::Agenda(A::Update {
-                item: field_item(fields)?,
-                changes: ItemChanges { title, kind, minutes, speakers, turn_seconds },
-            })
+            Command::Agenda(A::Update { item: field_item(fields)?, changes: raw.parse().map_err(|e| e.to_string())? })
         }
         "agenda.move" => Command::Agenda(A::Move { item: field_item(fields)?, to: field_index(fields, "to")? }),
         "agenda.remove" => Command::Agenda(A::Remove { item: field_item(fields)? }),
@@ -807,8 +801,8 @@ pub fn state_view<'a>(snapshot: &'a Snapshot, viewer: &Viewer<'_>) -> StateView<
             DraftView {
                 id: &d.id,
                 kind: d.kind,
-                title: text.map_or(&EMPTY, |t| &t.title),
-                text: text.map_or(&EMPTY, |t| t.text()),
+                title: text.map_or(&crate::domain::localized::EMPTY, |t| &t.title),
+                text: text.map_or(&crate::domain::localized::EMPTY, |t| t.text()),
                 status: d.status,
                 version: d.version,
                 adopted_by: d.adopted_by,

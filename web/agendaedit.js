@@ -9,7 +9,7 @@
 // An item that has been current (`held`) stays where it is: its move and remove controls are
 // disabled and say why. Refusals from the server are shown next to the item they were about.
 
-import { h, setText, itemStatus, itemSeconds, fmtDuration, loc } from './client.js';
+import { h, setText, reconcile, itemStatus, itemSeconds, fmtDuration, loc } from './client.js';
 import { t, tv, currentLang } from './i18n.js';
 import { $, agendaRow, itemMeta, speakerNodes, renderPlannedEnd } from './render.js';
 
@@ -746,19 +746,5 @@ export function mountAgenda(client, { busy }) {
   }
 
   return { render, tick, onCommand, editing: () => ui.editing };
-}
-
-/** Puts `els` in `parent` in this order, moving only what moved. */
-function reconcile(parent, els) {
-  let cur = parent.firstChild;
-  for (const el of els) {
-    if (el === cur) cur = cur.nextSibling;
-    else parent.insertBefore(el, cur);
-  }
-  while (cur) {
-    const next = cur.nextSibling;
-    parent.removeChild(cur);
-    cur = next;
-  }
 }
 

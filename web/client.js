@@ -790,6 +790,20 @@ export function fill(el, ...children) {
   return el;
 }
 
+/** Puts `els` in `parent` in this order, moving only what moved. */
+export function reconcile(parent, els) {
+  let cur = parent.firstChild;
+  for (const el of els) {
+    if (el === cur) cur = cur.nextSibling;
+    else parent.insertBefore(el, cur);
+  }
+  while (cur) {
+    const next = cur.nextSibling;
+    parent.removeChild(cur);
+    cur = next;
+  }
+}
+
 /** Sets textContent only when it changed (keeps screen readers quiet). */
 export function setText(el, text) {
   if (el && el.textContent !== String(text)) el.textContent = String(text);

@@ -18,11 +18,12 @@ const capital = (x) => (x ? x[0].toLocaleUpperCase() + x.slice(1) : x);
 export const draftLanguages = (s) => (Array.isArray(s && s.languages) ? s.languages.filter((l) => typeof l === 'string' && l) : []);
 
 /**
- * A new, empty form. `prefix` keeps the element ids apart when a page could hold two.
+ * A new, empty form. `prefix` keeps the element ids apart when a page could hold two;
+ * `onSubmit` runs on submit, `onCancel` on Cancel or Escape.
  * Returns {form, slots: [{lang, title, text, …}], submit, cancel, status, …}; `labelDraftForm`
  * gives it its words (again on a change of language).
  */
-export function draftForm(languages, { prefix = 'new', extra = [] } = {}) {
+export function draftForm(languages, { prefix = 'new', extra = [], onSubmit, onCancel } = {}) {
   const kindLabels = new Map();
   const radios = DRAFT_KINDS.map((k, i) => {
     const id = `${prefix}-kind-${k}`;
@@ -62,6 +63,17 @@ export function draftForm(languages, { prefix = 'new', extra = [] } = {}) {
     h('div', { class: 'edit-buttons' }, f.submit, f.cancel),
     f.status,
   );
+  f.form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (onSubmit) onSubmit();
+  });
+  f.cancel.addEventListener('click', () => onCancel && onCancel());
+  f.form.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && onCancel) {
+      e.preventDefault();
+      onCancel();
+    }
+  });
   return f;
 }
 

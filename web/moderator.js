@@ -4,7 +4,7 @@
 // (agendaedit.js), ends the session.
 
 import {
-  connect, h, fill, setText, pathSegment, fragmentKey, fmtDuration, fmtTime, every,
+  connect, h, fill, setText, reconcile, pathSegment, fragmentKey, fmtDuration, fmtTime, every,
   byUpvotes, timerLevel, speakingSeconds, loc, langNodes,
 } from './client.js';
 import { suggestDuplicates } from './similar.js';
@@ -572,20 +572,6 @@ const clip = (text, max) => {
   const s = String(text || '');
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 };
-
-/** Puts `els` in `parent` in this order, moving only what moved. */
-function reconcile(parent, els) {
-  let cur = parent.firstChild;
-  for (const el of els) {
-    if (el === cur) cur = cur.nextSibling;
-    else parent.insertBefore(el, cur);
-  }
-  while (cur) {
-    const next = cur.nextSibling;
-    parent.removeChild(cur);
-    cur = next;
-  }
-}
 
 /** Where the focus is inside a list: the item's id and the button's action. */
 function focusIn(box, testid) {

@@ -636,19 +636,8 @@ function renderNewDraft(s) {
 function openNewDraft() {
   const s = client.state;
   if (!s || ui.creating || globalLock(s)) return;
-  const f = draftForm(languagesOf(s, null));
+  const f = draftForm(languagesOf(s, null), { onSubmit: submitNewDraft, onCancel: () => closeNewDraft(true) });
   f.cmd = null;
-  f.form.addEventListener('submit', (e) => {
-    e.preventDefault();
-    submitNewDraft();
-  });
-  f.cancel.addEventListener('click', () => closeNewDraft(true));
-  f.form.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape') {
-      e.preventDefault();
-      closeNewDraft(true);
-    }
-  });
   ui.creating = f;
   fill($('draft-new-slot'), f.form);
   $('btn-draft-new').setAttribute('aria-expanded', 'true');

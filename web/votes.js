@@ -338,7 +338,7 @@ export function mountVotes(client, { sessionId, key }) {
       }
       vui.live.delete(id);
     }
-    reconcile(box, els);
+    C.reconcile(box, els);
     for (const entry of vui.live.values()) {
       if (entry.refocus) {
         const b = entry.el.querySelector(`[data-act="${entry.refocus}"]`);
@@ -605,7 +605,7 @@ export function mountVotes(client, { sessionId, key }) {
       return row.li;
     });
     for (const id of [...vui.rows.keys()]) if (!seen.has(id)) vui.rows.delete(id);
-    reconcile(box, els);
+    C.reconcile(box, els);
     if (vui.focusRow != null) {
       const row = vui.rows.get(vui.focusRow);
       vui.focusRow = null;
@@ -1023,19 +1023,8 @@ export function mountVotes(client, { sessionId, key }) {
     const s = client.state;
     if (!s || nd.f || ended()) return;
     closeCreated(false);
-    const f = draftForm(draftLanguages(s), { prefix: 'con-new' });
+    const f = draftForm(draftLanguages(s), { prefix: 'con-new', onSubmit: submitNewDraft, onCancel: () => closeNewDraft(true) });
     f.cmd = null;
-    f.form.addEventListener('submit', (e) => {
-      e.preventDefault();
-      submitNewDraft();
-    });
-    f.cancel.addEventListener('click', () => closeNewDraft(true));
-    f.form.addEventListener('keydown', (e) => {
-      if (e.key === 'Escape') {
-        e.preventDefault();
-        closeNewDraft(true);
-      }
-    });
     nd.f = f;
     C.fill($('draft-new-slot'), f.form);
     render(s);
@@ -1460,16 +1449,3 @@ export function mountVotes(client, { sessionId, key }) {
   return { render, onCommand };
 }
 
-/** Puts `els` in `parent` in this order, moving only what moved. */
-function reconcile(parent, els) {
-  let cur = parent.firstChild;
-  for (const el of els) {
-    if (el === cur) cur = cur.nextSibling;
-    else parent.insertBefore(el, cur);
-  }
-  while (cur) {
-    const next = cur.nextSibling;
-    parent.removeChild(cur);
-    cur = next;
-  }
-}

@@ -181,12 +181,8 @@ fn explicit_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
     Option::<u32>::deserialize(d).map(Some)
 }
 
-/// Parsed [`RawItemChanges`]: `(title, kind, minutes, speakers, turn_seconds)`.
-pub type ItemChangeFields =
-    (Option<Localized>, Option<ItemKind>, Option<u32>, Option<Vec<Localized>>, Option<Option<u32>>);
-
 impl RawItemChanges {
-    pub fn parse(self) -> Result<ItemChangeFields, DefinitionError> {
+    pub fn parse(self) -> Result<super::agenda::ItemChanges, DefinitionError> {
         let mut p = Problems(Vec::new());
         let title = self.title.and_then(|t| p.localized("title", Some(t), MAX_TITLE, true, None));
         let kind = self.kind.and_then(|k| {
@@ -205,7 +201,13 @@ impl RawItemChanges {
             }
         }
         if p.0.is_empty() {
-            Ok((title, kind, self.minutes, speakers, self.turn_seconds))
+            Ok(super::agenda::ItemChanges {
+                title,
+                kind,
+                minutes: self.minutes,
+                speakers,
+                turn_seconds: self.turn_seconds,
+            })
         } else {
             Err(DefinitionError(p.0))
         }

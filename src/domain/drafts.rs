@@ -32,15 +32,13 @@ pub struct DraftText {
     pub versions: Vec<Version>,
 }
 
-static EMPTY: Localized = Localized::One(String::new());
-
 impl DraftText {
     pub fn new(title: Localized, text: Localized, at: Millis, role: Option<Role>) -> Self {
         Self { title, versions: vec![Version { version: 1, at, role, text, lang: None }] }
     }
 
     pub fn text(&self) -> &Localized {
-        self.versions.last().map_or(&EMPTY, |v| &v.text)
+        self.versions.last().map_or(&super::localized::EMPTY, |v| &v.text)
     }
 
     pub fn version(&self) -> u32 {

@@ -17,6 +17,9 @@ pub enum Localized {
     ByLang(BTreeMap<String, String>),
 }
 
+/// The empty text (a draft with no wording yet).
+pub static EMPTY: Localized = Localized::One(String::new());
+
 impl Default for Localized {
     fn default() -> Self {
         Localized::One(String::new())

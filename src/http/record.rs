@@ -9,7 +9,7 @@ use crate::record_text::{
 };
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -56,12 +56,17 @@ pub async fn json_export(
 ) -> Result<Response, ApiError> {
     let record = built(&state, &id, &headers).await?;
     let body = serde_json::to_string_pretty(&record).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(private("application/json; charset=utf-8", body))
+    Ok(private("application/json; charset=utf-8", None, body))
 }
 
-/// An export of the record: the keepers' only, so never cached.
-fn private(content_type: &'static str, body: String) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], body).into_response()
+/// An export of the record (in `lang`, for a text one): the keepers' only, so never cached.
+fn private(content_type: &'static str, lang: Option<Lang>, body: String) -> Response {
+    let mut response =
+        ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], body).into_response();
+    if let Some(lang) = lang {
+        response.headers_mut().insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(content_language(lang)));
+    }
+    response
 }
 
 /// `?lang=en|fr` of the exports; without it, both languages.
@@ -85,19 +90,6 @@ fn content_language(lang: Lang) -> &'static str {
     }
 }
 
-/// A text export of the record in `lang`: the keepers' only, so never cached.
-fn private_in(lang: Lang, content_type: &'static str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_LANGUAGE, content_language(lang)),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 /// `GET /api/sessions/{id}/record.md?lang=en|fr`: the minutes in Markdown.
 pub async fn markdown(
     State(state): State<AppState>,
@@ -107,7 +99,7 @@ pub async fn markdown(
 ) -> Result<Response, ApiError> {
     let lang = query.lang()?;
     let record = built(&state, &id, &headers).await?;
-    Ok(private_in(lang, "text/markdown; charset=utf-8", record_text::markdown(&record, lang)))
+    Ok(private("text/markdown; charset=utf-8", Some(lang), record_text::markdown(&record, lang)))
 }
 
 /// `GET /api/sessions/{id}/results.csv?lang=en|fr`: one row per poll.
@@ -119,7 +111,7 @@ pub async fn results(
 ) -> Result<Response, ApiError> {
     let lang = query.lang()?;
     let record = built(&state, &id, &headers).await?;
-    Ok(private_in(lang, "text/csv; charset=utf-8", record_text::results_csv(&record, lang)))
+    Ok(private("text/csv; charset=utf-8", Some(lang), record_text::results_csv(&record, lang)))
 }
 
 /// `GET /api/sessions/{id}/record.html?lang=en|fr`: the printable minutes (A4), made from
@@ -136,17 +128,10 @@ pub async fn html_export(
     let lang = query.lang()?;
     let record = built(&state, &id, &headers).await?;
     let html = minutes_html(&record, lang);
-    let csp = super::document_csp(&html, "");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-            (header::CONTENT_LANGUAGE, content_language(lang).to_owned()),
-            (header::CONTENT_SECURITY_POLICY, csp),
-        ],
-        html,
-    )
-        .into_response())
+    let csp = HeaderValue::from_str(&super::document_csp(&html, "")).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut response = private("text/html; charset=utf-8", Some(lang), html);
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+    Ok(response)
 }
 
 /// Text for HTML content and attribute values.
