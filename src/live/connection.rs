@@ -369,7 +369,13 @@ impl Conn {
 
     async fn serve(&mut self, peer: Peer, hello: Hello) -> End {
         // Join the hub before reading the store, so no event falls between the two.
-        let member = self.state.hubs.join(&peer.session, peer.role == Role::Participant);
+        let member = match self.state.hubs.join(&peer.session, peer.role == Role::Participant).await {
+            Ok(member) => member,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not follow the session's channel");
+                return End::Close(close::UNAVAILABLE, "store unavailable");
+            }
+        };
         let mut events = member.hub.subscribe();
         let mut shutdown = self.state.shutdown.clone();
         let stopping = crate::state::stopping(&mut shutdown);

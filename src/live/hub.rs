@@ -49,6 +49,9 @@ pub enum Outbound {
 
 pub struct Hub {
     pub session: Arc<str>,
+    /// Set once the store's feed carries this session ([`Store::follow`]); undone on drop.
+    followed: tokio::sync::OnceCell<()>,
+    store: Arc<dyn Store>,
     tx: broadcast::Sender<Outbound>,
     /// The last `seq` this hub passed on; `None` until the first event or snapshot.
     last_seq: Mutex<Option<u64>>,
@@ -139,6 +142,14 @@ impl Hub {
     }
 }
 
+impl Drop for Hub {
+    fn drop(&mut self) {
+        if self.followed.initialized() {
+            self.store.unfollow(&self.session);
+        }
+    }
+}
+
 /// Guard for one socket on a hub: counts it while it lives.
 pub struct Membership {
     pub hub: Arc<Hub>,
@@ -191,14 +202,28 @@ impl Hubs {
         map.values().filter_map(Weak::upgrade).collect()
     }
 
-    /// Joins a socket to its session's hub, creating the hub if it is the first.
-    pub fn join(&self, session: &str, participant: bool) -> Membership {
+    /// Joins a socket to its session's hub, creating the hub if it is the first, and returns
+    /// once this instance's feed carries the session (so an event published after this returns
+    /// reaches the socket).
+    pub async fn join(&self, session: &str, participant: bool) -> Result<Membership, crate::store::StoreError> {
+        let hub = self.hub(session);
+        hub.followed.get_or_try_init(|| self.store.follow(&hub.session)).await?;
+        hub.connected.fetch_add(1, Ordering::Relaxed);
+        if participant {
+            hub.participants.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Membership { hub, participant })
+    }
+
+    fn hub(&self, session: &str) -> Arc<Hub> {
         let mut map = lock(&self.map);
-        let hub = match map.get(session).and_then(Weak::upgrade) {
+        match map.get(session).and_then(Weak::upgrade) {
             Some(hub) => hub,
             None => {
                 let hub = Arc::new(Hub {
                     session: session.into(),
+                    followed: tokio::sync::OnceCell::new(),
+                    store: self.store.clone(),
                     tx: broadcast::channel(HUB_CAPACITY).0,
                     last_seq: Mutex::new(None),
                     connected: AtomicU64::new(0),
@@ -209,12 +234,7 @@ impl Hubs {
                 map.insert(session.into(), Arc::downgrade(&hub));
                 hub
             }
-        };
-        hub.connected.fetch_add(1, Ordering::Relaxed);
-        if participant {
-            hub.participants.fetch_add(1, Ordering::Relaxed);
         }
-        Membership { hub, participant }
     }
 
     /// Brings a hub up to the store: replays what it missed, or has its sockets resync.
@@ -310,6 +330,11 @@ async fn dispatch(hubs: Weak<Hubs>, mut feed: broadcast::Receiver<Feed>, mut shu
             Ok(Feed::Upvotes { session, question, count }) => {
                 if let Some(hub) = hubs.get(&session) {
                     hub.heard_upvotes([(question.to_string(), count)]);
+                }
+            }
+            Ok(Feed::Stale { session }) => {
+                if let Some(hub) = hubs.get(&session) {
+                    hubs.check(&hub).await;
                 }
             }
             Ok(Feed::Gap) | Err(broadcast::error::RecvError::Lagged(_)) => {

@@ -169,6 +169,11 @@ pub enum Feed {
     /// The feed may have missed messages (reconnect to Redis, or the reader lagged): every
     /// hub must check its `seq` against the store.
     Gap,
+    /// The feed may have missed messages of one session (its channel was subscribed again
+    /// after Redis came back): that session's hub checks its `seq` against the store.
+    Stale {
+        session: Arc<str>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -255,6 +260,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(u64, u64), StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
     fn feed(&self) -> broadcast::Receiver<Feed>;
+    /// Makes [`Store::feed`] carry the session's messages from now on; returns once it does.
+    /// An instance follows only the sessions its sockets are in (one Redis channel each).
+    async fn follow(&self, _session: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Undoes one [`Store::follow`] of the session (the feed stops carrying it after the last).
+    fn unfollow(&self, _session: &str) {}
     fn name(&self) -> &'static str;
 }
 

@@ -44,7 +44,6 @@ use crate::domain::{Actor, Command, DomainError, DraftState, Event, Question, Qu
 use crate::domain::{Reply, Sequenced};
 use crate::domain::{Role, RosterSummary, Session, SessionDefinition, Settings};
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use serde::{Deserialize, Serialize};
@@ -53,7 +52,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
-const CHANNEL: &str = "palabre:feed";
 const SESSIONS: &str = "palabre:sessions";
 const MAX_ATTEMPTS: usize = 64;
 
@@ -401,6 +399,15 @@ return {redis.call('GET', KEYS[1]) or '0', core, redis.call('GET', KEYS[3]) or '
         redis.call('HLEN', KEYS[9]), entry, claim, record, redis.call('HGETALL', KEYS[12])}
 "#;
 
+/// Replaces the credentials if they are still as read. KEYS: auth. ARGV: as read, new,
+/// channel, the `revoked` message.
+const SWAP_AUTH: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+"#;
+
 const JOIN: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 local have = redis.call('HGET', KEYS[2], ARGV[1])
@@ -429,7 +436,9 @@ return {c, p}
 "#;
 
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
+    /// `PUBLISH` on one Redis, `SPUBLISH` (sharded pub/sub) on a cluster.
+    publish: &'static str,
     apply: Script,
     vote: Script,
     cast: Script,
@@ -437,16 +446,105 @@ pub struct RedisStore {
     snapshot: Script,
     join: Script,
     presence: Script,
+    swap_auth: Script,
     feed: broadcast::Sender<Feed>,
-    subscriber: tokio::task::JoinHandle<()>,
+    /// The channels this instance follows, with how many hubs follow each.
+    follows: Arc<tokio::sync::Mutex<(Listener, HashMap<String, usize>)>>,
+    watchdog: tokio::task::JoinHandle<()>,
     /// Ballot salts by session, read once (a salt never changes).
     salts: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl Drop for RedisStore {
     fn drop(&mut self) {
-        self.subscriber.abort();
+        self.watchdog.abort();
     }
+}
+
+/// Where commands go: one Redis (a reconnecting multiplexed connection), or a Redis Cluster
+/// (commands routed by their first key: every key of a session is on its slot).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// The RESP3 connection this instance's session channels are subscribed on; their messages
+/// arrive as pushes ([`on_push`]). Both kinds subscribe again by themselves after a reconnect.
+#[derive(Clone)]
+enum Listener {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Listener {
+    async fn subscribe(&mut self, channel: &str) -> redis::RedisResult<()> {
+        match self {
+            Listener::Single(c) => c.subscribe(channel).await,
+            Listener::Cluster(c) => c.ssubscribe(channel).await,
+        }
+    }
+
+    async fn unsubscribe(&mut self, channel: &str) -> redis::RedisResult<()> {
+        match self {
+            Listener::Single(c) => c.unsubscribe(channel).await,
+            Listener::Cluster(c) => c.sunsubscribe(channel).await,
+        }
+    }
+
+    /// Pings every node, so that a connection lost while idle is made again (and its
+    /// channels subscribed again) without waiting for a command.
+    async fn ping(&mut self) -> redis::RedisResult<()> {
+        use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+        match self {
+            Listener::Single(c) => redis::cmd("PING").query_async(c).await,
+            Listener::Cluster(c) => c
+                .route_command(
+                    redis::cmd("PING"),
+                    RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+                )
+                .await
+                .map(|_| ()),
+        }
+    }
+}
+
+/// The channel a session's live messages go over: under its hash tag, so that on a cluster it
+/// is a sharded channel of the node holding the session.
+fn channel(id: &str) -> String {
+    key(id, "feed")
+}
+
+fn session_of(channel: &str) -> Option<&str> {
+    channel.strip_prefix("palabre:{")?.strip_suffix("}:feed")
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -461,116 +559,184 @@ fn corrupt(e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
+/// How long a subscription to a session's channel may take before the socket that needs it
+/// is told the store is unavailable.
+const FOLLOW_TIMEOUT: Duration = Duration::from_secs(5);
+const PING_LISTENER_EVERY: Duration = Duration::from_secs(1);
+
+/// The nodes `url` names when it names a Redis Cluster: `redis+cluster://h1:p1,h2:p2,…` or a
+/// comma list of `redis://` URLs; `None` for one Redis.
+pub fn cluster_nodes(url: &str) -> Option<Vec<String>> {
+    if let Some(rest) = url.strip_prefix("redis+cluster://") {
+        let (auth, hosts) = match rest.rsplit_once('@') {
+            Some((auth, hosts)) => (format!("{auth}@"), hosts),
+            None => (String::new(), rest),
+        };
+        let hosts = hosts.split(['/', '?']).next().unwrap_or_default();
+        return Some(hosts.split(',').filter(|h| !h.is_empty()).map(|h| format!("redis://{auth}{h}")).collect());
+    }
+    url.contains(',').then(|| url.split(',').map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect())
+}
+
+/// A script as this store runs it: on a cluster, its messages go over sharded channels.
+fn script(source: &str, publish: &str) -> Script {
+    Script::new(&source.replace("'PUBLISH'", &format!("'{publish}'")))
+}
+
 impl RedisStore {
-    /// Connects to Redis and starts listening to the feed. Fails when Redis cannot be reached.
+    /// Connects to Redis (one, or a cluster: see [`cluster_nodes`]). Fails when Redis cannot be
+    /// reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(5)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(2));
-        let mut conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
-        let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(unavailable)?;
+        use redis::IntoConnectionInfo;
         let feed = broadcast::channel(FEED_CAPACITY).0;
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let subscriber = tokio::spawn(listen(client, feed.clone(), ready_tx));
-        // Serve nothing before the feed is live: an event published in between would be
-        // missed by this instance's hubs.
-        if tokio::time::timeout(Duration::from_secs(10), ready_rx).await.is_err() {
-            subscriber.abort();
-            return Err(StoreError::Unavailable("could not subscribe to the feed channel".into()));
-        }
+        let seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
+        let on_push = {
+            let (feed, seen) = (feed.clone(), seen.clone());
+            move |push: redis::PushInfo| -> Result<(), std::convert::Infallible> {
+                on_push(push, &feed, &seen);
+                Ok(())
+            }
+        };
+        let (conn, listener, publish) = match cluster_nodes(url) {
+            None => {
+                let client = redis::Client::open(url).map_err(unavailable)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_response_timeout(Some(Duration::from_secs(5)))
+                    .set_number_of_retries(2)
+                    .set_max_delay(Duration::from_secs(1));
+                let conn = client.get_connection_manager_with_config(config.clone()).await.map_err(unavailable)?;
+                let info = url.into_connection_info().map_err(unavailable)?;
+                let resp3 = info.redis_settings().clone().set_protocol(redis::ProtocolVersion::RESP3);
+                let client = redis::Client::open(info.set_redis_settings(resp3)).map_err(unavailable)?;
+                let config = config.set_push_sender(on_push).set_automatic_resubscription();
+                let listener = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
+                (Conn::Single(conn), Listener::Single(listener), "PUBLISH")
+            }
+            Some(nodes) => {
+                let builder = || {
+                    redis::cluster::ClusterClientBuilder::new(nodes.clone())
+                        .connection_timeout(Duration::from_secs(2))
+                        .response_timeout(Duration::from_secs(5))
+                        .retries(2)
+                };
+                let client = builder().build().map_err(unavailable)?;
+                let conn = client.get_async_connection().await.map_err(unavailable)?;
+                let client = builder()
+                    .use_protocol(redis::ProtocolVersion::RESP3)
+                    .push_sender(on_push)
+                    .build()
+                    .map_err(unavailable)?;
+                let listener = client.get_async_connection().await.map_err(unavailable)?;
+                (Conn::Cluster(conn), Listener::Cluster(listener), "SPUBLISH")
+            }
+        };
+        let mut c = conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut c).await.map_err(unavailable)?;
+        let watchdog = tokio::spawn({
+            let mut listener = listener.clone();
+            async move {
+                let mut tick = tokio::time::interval(PING_LISTENER_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = listener.ping().await {
+                        tracing::debug!(error = %e, "redis feed connection ping failed");
+                    }
+                }
+            }
+        });
         let store = Self {
             conn,
-            apply: Script::new(APPLY),
-            vote: Script::new(VOTE),
-            cast: Script::new(CAST),
-            roster: Script::new(ROSTER),
-            snapshot: Script::new(SNAPSHOT),
-            join: Script::new(JOIN),
-            presence: Script::new(PRESENCE),
+            publish,
+            apply: script(APPLY, publish),
+            vote: script(VOTE, publish),
+            cast: script(CAST, publish),
+            roster: script(ROSTER, publish),
+            snapshot: script(SNAPSHOT, publish),
+            join: script(JOIN, publish),
+            presence: script(PRESENCE, publish),
+            swap_auth: script(SWAP_AUTH, publish),
             feed,
-            subscriber,
+            follows: Arc::new(tokio::sync::Mutex::new((listener, HashMap::new()))),
+            watchdog,
             salts: std::sync::Mutex::new(HashMap::new()),
         };
         // Loaded now, so the first commands of a busy room do not each fail with NOSCRIPT and
         // load them again.
-        let mut c = store.conn();
-        for script in
-            [&store.apply, &store.vote, &store.cast, &store.roster, &store.snapshot, &store.join, &store.presence]
-        {
+        for script in [
+            &store.apply,
+            &store.vote,
+            &store.cast,
+            &store.roster,
+            &store.snapshot,
+            &store.join,
+            &store.presence,
+            &store.swap_auth,
+        ] {
             script.prepare_invoke().load_async(&mut c).await.map_err(unavailable)?;
         }
         Ok(store)
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Conn {
         self.conn.clone()
+    }
+
+    /// Publishes one message on the session's channel.
+    async fn publish(&self, id: &str, wire: &Wire) -> Result<(), StoreError> {
+        let _: () = redis::cmd(self.publish)
+            .arg(channel(id))
+            .arg(json(wire)?)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }
 
-/// Reads the pub/sub channel for as long as the store lives, reconnecting with backoff.
-/// After every (re)subscription it announces [`Feed::Gap`]: messages published while it was
-/// away are lost, so hubs compare their `seq` with the store.
-async fn listen(client: redis::Client, feed: broadcast::Sender<Feed>, ready: tokio::sync::oneshot::Sender<()>) {
-    let mut delay = Duration::from_millis(100);
-    let mut first = true;
-    let mut ready = Some(ready);
-    loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(CHANNEL).await {
-                Ok(()) => {
-                    delay = Duration::from_millis(100);
-                    if !first {
-                        tracing::info!("redis feed resubscribed");
-                    }
-                    first = false;
-                    let _ = feed.send(Feed::Gap);
-                    if let Some(r) = ready.take() {
-                        let _ = r.send(());
-                    }
-                    let mut messages = pubsub.on_message();
-                    while let Some(msg) = messages.next().await {
-                        let Ok(payload) = msg.get_payload::<String>() else {
-                            continue;
-                        };
-                        match serde_json::from_str::<Wire>(&payload) {
-                            Ok(Wire::Events { s, e }) => {
-                                let _ = feed.send(Feed::Events { session: s.into(), events: Arc::new(e) });
-                            }
-                            Ok(Wire::Deleted { s }) => {
-                                let _ = feed.send(Feed::Deleted { session: s.into() });
-                            }
-                            Ok(Wire::Revoked { s }) => {
-                                let _ = feed.send(Feed::Revoked { session: s.into() });
-                            }
-                            Ok(Wire::Presence { s, c, p }) => {
-                                let _ = feed.send(Feed::Presence { session: s.into(), connected: c, participants: p });
-                            }
-                            Ok(Wire::Tally { s, p, c, e, h }) => {
-                                let _ = feed.send(Feed::Tally {
-                                    session: s.into(),
-                                    poll: p.into(),
-                                    tally: c,
-                                    eligible: e,
-                                    hidden: h == 1,
-                                });
-                            }
-                            Ok(Wire::Up { s, q, n }) => {
-                                let _ = feed.send(Feed::Upvotes { session: s.into(), question: q.into(), count: n });
-                            }
-                            Err(e) => tracing::warn!(error = %e, "unreadable message on the feed channel"),
-                        }
-                    }
-                    tracing::warn!("redis feed connection lost; reconnecting");
+/// One push from the listener connection: a message on a session's channel goes on the feed;
+/// a channel subscribed again (after Redis came back) makes its session's hub check what it
+/// missed meanwhile.
+fn on_push(push: redis::PushInfo, feed: &broadcast::Sender<Feed>, seen: &std::sync::Mutex<HashSet<String>>) {
+    use redis::PushKind;
+    let text = |i: usize| push.data.get(i).and_then(|v| redis::from_redis_value::<String>(v.clone()).ok());
+    match push.kind {
+        PushKind::Message | PushKind::SMessage => {
+            let Some(payload) = text(1) else { return };
+            let msg = match serde_json::from_str::<Wire>(&payload) {
+                Ok(Wire::Events { s, e }) => Feed::Events { session: s.into(), events: Arc::new(e) },
+                Ok(Wire::Deleted { s }) => Feed::Deleted { session: s.into() },
+                Ok(Wire::Revoked { s }) => Feed::Revoked { session: s.into() },
+                Ok(Wire::Presence { s, c, p }) => Feed::Presence { session: s.into(), connected: c, participants: p },
+                Ok(Wire::Tally { s, p, c, e, h }) => {
+                    Feed::Tally { session: s.into(), poll: p.into(), tally: c, eligible: e, hidden: h == 1 }
                 }
-                Err(e) => tracing::warn!(error = %e, "redis feed subscribe failed"),
-            },
-            Err(e) => tracing::warn!(error = %e, "redis feed connection failed"),
+                Ok(Wire::Up { s, q, n }) => Feed::Upvotes { session: s.into(), question: q.into(), count: n },
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable message on a session channel");
+                    return;
+                }
+            };
+            let _ = feed.send(msg);
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+        PushKind::Subscribe | PushKind::SSubscribe => {
+            let Some(ch) = text(0) else { return };
+            let again = !seen.lock().unwrap_or_else(|p| p.into_inner()).insert(ch.clone());
+            if again {
+                if let Some(session) = session_of(&ch) {
+                    tracing::info!(session, "session channel subscribed again");
+                    let _ = feed.send(Feed::Stale { session: session.into() });
+                }
+            }
+        }
+        PushKind::Unsubscribe | PushKind::SUnsubscribe => {
+            if let Some(ch) = text(0) {
+                seen.lock().unwrap_or_else(|p| p.into_inner()).remove(&ch);
+            }
+        }
+        PushKind::Disconnection => tracing::warn!("redis feed connection lost; reconnecting"),
+        _ => {}
     }
 }
 
@@ -816,7 +982,7 @@ impl RedisStore {
                 .key(key(id, &format!("up:{question}")))
                 .key(key(id, &format!("rate:{participant}")))
                 .arg(CMD_ID_TTL_SECS)
-                .arg(CHANNEL)
+                .arg(channel(id))
                 .arg(id)
                 .arg(question)
                 .arg(&participant)
@@ -949,7 +1115,7 @@ impl RedisStore {
                 .key(key(id, "participants"))
                 .key(key(id, "claims"))
                 .arg(CMD_ID_TTL_SECS)
-                .arg(CHANNEL)
+                .arg(channel(id))
                 .arg(id)
                 .arg(poll)
                 .arg(loaded.polls.get(poll).cloned().flatten().unwrap_or_default())
@@ -1012,12 +1178,13 @@ impl Store for RedisStore {
             .set(key(&session.id, "core"), json(&Core::of(session))?)
             .set(key(&session.id, "floor"), json(&session.floor)?)
             .set(key(&session.id, "seq"), session.seq)
-            .set(key(&session.id, "auth"), json(credentials)?)
-            .sadd(SESSIONS, &session.id);
+            .set(key(&session.id, "auth"), json(credentials)?);
         if !texts.is_empty() {
             pipe.hset_multiple(key(&session.id, "texts"), &texts);
         }
-        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
+        // The session's keys at once (one slot), then the index (its own slot on a cluster).
+        pipe.query_async::<()>(&mut c).await.map_err(unavailable)?;
+        c.sadd(SESSIONS, &session.id).await.map_err(unavailable)
     }
 
     async fn snapshot(&self, id: &str, viewer: Option<&str>) -> Result<Option<Snapshot>, StoreError> {
@@ -1153,26 +1320,26 @@ impl Store for RedisStore {
     async fn replace_keys(&self, id: &str, moderator: String, rapporteur: String) -> Result<bool, StoreError> {
         let mut c = self.conn();
         let auth = key(id, "auth");
-        // Read, change and write under WATCH, so two rotations at once cannot mix their keys.
+        // Compare and swap, so two rotations at once cannot mix their keys.
         loop {
-            let _: () = redis::cmd("WATCH").arg(&auth).query_async(&mut c).await.map_err(unavailable)?;
             let raw: Option<String> = c.get(&auth).await.map_err(unavailable)?;
             let Some(raw) = raw else {
-                let _: () = redis::cmd("UNWATCH").query_async(&mut c).await.map_err(unavailable)?;
                 return Ok(false);
             };
             let mut credentials: Credentials = parse(&raw)?;
             credentials.moderator = moderator.clone();
             credentials.rapporteur = rapporteur.clone();
-            let wire = json(&Wire::Revoked { s: id.to_owned() })?;
-            let done: Option<((), ())> = redis::pipe()
-                .atomic()
-                .set(&auth, json(&credentials)?)
-                .publish(CHANNEL, wire)
-                .query_async(&mut c)
+            let swapped: bool = self
+                .swap_auth
+                .key(&auth)
+                .arg(&raw)
+                .arg(json(&credentials)?)
+                .arg(channel(id))
+                .arg(json(&Wire::Revoked { s: id.to_owned() })?)
+                .invoke_async(&mut c)
                 .await
                 .map_err(unavailable)?;
-            if done.is_some() {
+            if swapped {
                 return Ok(true);
             }
         }
@@ -1192,7 +1359,7 @@ impl Store for RedisStore {
             .to_owned();
         let questions: Vec<String> = c.hkeys(key(id, "questions")).await.map_err(unavailable)?;
         let polls: Vec<String> = c.hkeys(key(id, "polls")).await.map_err(unavailable)?;
-        let wire = json(&Wire::Deleted { s: id.to_owned() })?;
+        let wire = Wire::Deleted { s: id.to_owned() };
         let parts = [
             "def",
             "core",
@@ -1219,13 +1386,15 @@ impl Store for RedisStore {
             .chain(questions.iter().map(|q| key(id, &format!("up:{q}"))))
             .chain(polls.iter().flat_map(|p| [key(id, &format!("tally:{p}")), key(id, &format!("ballots:{p}"))]))
             .collect();
-        redis::pipe().atomic().del(keys).srem(SESSIONS, id).query_async::<()>(&mut c).await.map_err(unavailable)?;
+        // The session's keys in one step (one slot), then the index and the code (each its own).
+        let _: () = c.del(keys).await.map_err(unavailable)?;
+        let _: () = c.srem(SESSIONS, id).await.map_err(unavailable)?;
         // The code is released only if it still points here.
         let owner: Option<String> = c.get(code_key(&code)).await.map_err(unavailable)?;
         if owner.as_deref() == Some(id) {
             let _: () = c.del(code_key(&code)).await.map_err(unavailable)?;
         }
-        let _: () = c.publish(CHANNEL, wire).await.map_err(unavailable)?;
+        self.publish(id, &wire).await?;
         Ok(true)
     }
 
@@ -1274,7 +1443,7 @@ impl Store for RedisStore {
                 inv.key(key(id, &format!("up:{from}"))).key(key(id, &format!("up:{into}")));
             }
             inv.arg(CMD_ID_TTL_SECS)
-                .arg(CHANNEL)
+                .arg(channel(id))
                 .arg(id)
                 .arg(EVENT_LOG_LEN)
                 .arg(decision.reply.as_ref().map(json).transpose()?.unwrap_or_default())
@@ -1333,7 +1502,7 @@ impl Store for RedisStore {
             }
             inv.arg(&core)
                 .arg(json(&Core::of(&session))?)
-                .arg(CHANNEL)
+                .arg(channel(id))
                 .arg(id)
                 .arg(EVENT_LOG_LEN)
                 .arg(json(&event)?)
@@ -1462,7 +1631,7 @@ impl Store for RedisStore {
             .arg(participants)
             .arg(now)
             .arg(PRESENCE_TTL_MS)
-            .arg(CHANNEL)
+            .arg(channel(id))
             .arg(id)
             .invoke_async(&mut c)
             .await
@@ -1480,6 +1649,45 @@ impl Store for RedisStore {
 
     fn feed(&self) -> broadcast::Receiver<Feed> {
         self.feed.subscribe()
+    }
+
+    async fn follow(&self, session: &str) -> Result<(), StoreError> {
+        let ch = channel(session);
+        let mut follows = self.follows.lock().await;
+        let (listener, counts) = &mut *follows;
+        if let Some(n) = counts.get_mut(&ch) {
+            *n += 1;
+            return Ok(());
+        }
+        match tokio::time::timeout(FOLLOW_TIMEOUT, listener.subscribe(&ch)).await {
+            Ok(Ok(())) => {
+                counts.insert(ch, 1);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(unavailable(e)),
+            Err(_) => Err(StoreError::Unavailable(format!("no answer to the subscription of {ch}"))),
+        }
+    }
+
+    fn unfollow(&self, session: &str) {
+        let ch = channel(session);
+        let follows = self.follows.clone();
+        // A hub dropped as the runtime stops has nothing left to unsubscribe from.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        runtime.spawn(async move {
+            let mut follows = follows.lock().await;
+            let (listener, counts) = &mut *follows;
+            match counts.get_mut(&ch) {
+                Some(n) if *n > 1 => *n -= 1,
+                Some(_) => {
+                    counts.remove(&ch);
+                    if let Err(e) = listener.unsubscribe(&ch).await {
+                        tracing::debug!(error = %e, channel = %ch, "unsubscribe failed");
+                    }
+                }
+                None => {}
+            }
+        });
     }
 
     fn name(&self) -> &'static str {

@@ -554,6 +554,7 @@ async fn recv(feed: &mut broadcast::Receiver<Feed>) -> Feed {
 /// published before is lost, as the gap says. So publish (a presence report, which every store
 /// publishes) until one is heard, publishing again after each gap.
 async fn feed_is_live(store: &Arc<dyn Store>, feed: &mut broadcast::Receiver<Feed>, id: &str) {
+    store.follow(id).await.expect("follow the session");
     store.report_presence(id, "feed-probe", 0, 0, now_ms()).await.expect("report presence");
     loop {
         match recv(feed).await {
