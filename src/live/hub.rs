@@ -333,6 +333,7 @@ async fn dispatch(hubs: Weak<Hubs>, mut feed: broadcast::Receiver<Feed>, mut shu
                 }
             }
             Ok(Feed::Stale { session }) => {
+                hubs.presence_stale.store(true, Ordering::Relaxed);
                 if let Some(hub) = hubs.get(&session) {
                     hubs.check(&hub).await;
                 }

@@ -89,10 +89,15 @@ async fn a_hub_that_lost_its_feed_catches_up_after_resubscribing() {
     let created = a.create(&sou94()).await;
     let (mut moderator, _) = hello_moderator(&a, &created).await;
     let (mut participant, _) = hello_participant(&b, &created["code"]).await;
-    // Cut every pub/sub connection on the Redis: both instances lose their feed for a moment.
-    let client = redis::Client::open(redis_url()).expect("url");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
-    let _: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut conn).await.expect("kill");
+    // Cut every pub/sub connection on the Redis (on each node of a cluster): both instances
+    // lose their feed for a moment.
+    let url = redis_url();
+    for node in palabre::store::redis::cluster_nodes(&url).unwrap_or_else(|| vec![url.clone()]) {
+        let client = redis::Client::open(node).expect("url");
+        let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+        let _: i64 =
+            redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut conn).await.expect("kill");
+    }
     for _ in 0..3 {
         assert_eq!(moderator.call("agenda.next", json!({})).await["type"], "ack");
     }

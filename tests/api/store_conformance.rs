@@ -520,6 +520,43 @@ fn definition(items: usize) -> SessionDefinition {
     .expect("a valid definition")
 }
 
+/// Behaviours of the Redis store alone (the memory store serves one process and carries every
+/// session on its feed).
+mod redis_only {
+    use super::*;
+
+    /// An instance hears the sessions its sockets are in, not the others: each session has a
+    /// channel of its own, followed while a hub needs it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_instance_hears_only_the_sessions_it_follows() {
+        let store = store(Backend::Redis).await;
+        let (followed, _) = create(&store, 3).await;
+        let (other, _) = create(&store, 3).await;
+        let mut feed = store.feed();
+        feed_is_live(&store, &mut feed, &followed.id).await;
+        next(&store, &other.id, &new_id()).await.expect("apply");
+        next(&store, &followed.id, &new_id()).await.expect("apply");
+        loop {
+            match recv(&mut feed).await {
+                Feed::Events { session, .. } if *session == *followed.id => break,
+                Feed::Events { session, .. } => panic!("heard session {session}, which this instance does not follow"),
+                _ => {}
+            }
+        }
+        // Following the other one now: its next event is heard.
+        store.follow(&other.id).await.expect("follow");
+        let applied = next(&store, &other.id, &new_id()).await.expect("apply");
+        loop {
+            if let Feed::Events { session, events } = recv(&mut feed).await {
+                if *session == *other.id {
+                    assert_eq!(events.last().map(|e| e.seq), Some(applied.seq()));
+                    break;
+                }
+            }
+        }
+    }
+}
+
 async fn create(store: &Arc<dyn Store>, items: usize) -> (Session, Credentials) {
     let session = Session::new(new_id(), new_code(), &definition(items), now_ms());
     let credentials = new_credentials();
