@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// WebSockets one client address may open per second, sustained (bursts of 2,500 pass).
     #[arg(long, env = "PALABRE_OPENS_PER_IP", default_value_t = crate::limits::OPENS_PER_IP)]
     pub opens_per_ip: u32,
+    /// Comma list of reverse-proxy addresses whose `X-Forwarded-For` names the client (the
+    /// per-address limits then count each phone, not the proxy).
+    #[arg(long, env = "PALABRE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Create the SOU 94 demo session at start and print its links.
     #[arg(long)]
     pub demo: bool,
@@ -69,6 +73,8 @@ pub struct Config {
     pub limits: crate::limits::Settings,
     /// How long a client has to send its request headers (default: 10 s).
     pub header_timeout: Option<std::time::Duration>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -88,6 +94,7 @@ impl Config {
                 .collect(),
             limits: crate::limits::Settings { sockets_per_ip: args.sockets_per_ip, opens_per_ip: args.opens_per_ip },
             header_timeout: None,
+            trusted_proxies: args.trusted_proxies.clone(),
         }
     }
 }

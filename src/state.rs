@@ -94,6 +94,12 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 impl AppState {
+    /// The client's address: the peer's, or, when the peer is a trusted proxy, the last address
+    /// in `X-Forwarded-For` that is not one (the one the outermost trusted proxy saw).
+    pub fn client_ip(&self, peer: std::net::IpAddr, headers: &axum::http::HeaderMap) -> std::net::IpAddr {
+        client_ip(&self.config.trusted_proxies, peer, headers)
+    }
+
     /// Base of the links handed out: the public URL when set, else from the request's Host.
     pub fn base_url(&self, headers: &axum::http::HeaderMap) -> String {
         if let Some(url) = &self.config.public_url {
@@ -157,5 +163,64 @@ impl AppState {
             }
         }
         Err(StoreError::CodeTaken)
+    }
+}
+
+fn client_ip(
+    trusted: &[std::net::IpAddr],
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|a| a.trim().parse::<std::net::IpAddr>())
+        .collect::<Vec<_>>();
+    let mut last = peer;
+    for hop in hops.into_iter().rev() {
+        // An unreadable entry was written by someone not trusted: stop at what is known.
+        let Ok(hop) = hop else { return last };
+        if !trusted.contains(&hop) {
+            return hop;
+        }
+        last = hop;
+    }
+    last
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::client_ip;
+    use axum::http::HeaderMap;
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append("x-forwarded-for", v.parse().expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
+        let proxy: std::net::IpAddr = "10.0.0.1".parse().expect("ip");
+        let other: std::net::IpAddr = "198.51.100.7".parse().expect("ip");
+        let phone: std::net::IpAddr = "203.0.113.9".parse().expect("ip");
+        // Not a trusted proxy: its header is anyone's word.
+        assert_eq!(client_ip(&[proxy], other, &headers(&["203.0.113.9"])), other);
+        // Behind the proxy: the address it saw (the rightmost), not what the client claimed.
+        assert_eq!(client_ip(&[proxy], proxy, &headers(&["1.2.3.4, 203.0.113.9"])), phone);
+        assert_eq!(client_ip(&[proxy], proxy, &headers(&["1.2.3.4", "203.0.113.9"])), phone);
+        // Two trusted proxies in a row.
+        let inner: std::net::IpAddr = "10.0.0.2".parse().expect("ip");
+        assert_eq!(client_ip(&[proxy, inner], proxy, &headers(&["203.0.113.9, 10.0.0.2"])), phone);
+        // No header, or garbage: the proxy itself.
+        assert_eq!(client_ip(&[proxy], proxy, &headers(&[])), proxy);
+        assert_eq!(client_ip(&[proxy], proxy, &headers(&["not an address"])), proxy);
     }
 }

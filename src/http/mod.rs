@@ -38,7 +38,10 @@ async fn wrong_keys(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| state.client_ip(c.0.ip(), req.headers()));
     let keyed = req.headers().contains_key(header::AUTHORIZATION);
     let Some(ip) = ip.filter(|_| keyed) else {
         return next.run(req).await;
