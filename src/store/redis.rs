@@ -165,6 +165,8 @@ impl Slot {
 /// The parts a command touches, as read.
 struct Loaded {
     core: String,
+    /// The session's gate as read ([`gate`]).
+    gate: Option<String>,
     questions: BTreeMap<String, Option<String>>,
     asker: Option<(String, Option<String>)>,
     floor: Option<Option<String>>,
@@ -305,11 +307,13 @@ return {'ok', seq, reply}
 /// candidates, space-separated; the first unused one is taken and marked `r:<receipt>` in the
 /// ballots hash),
 /// hidden (1/0), the roster's weight (-1: open mode, count participants), roster entry ('' in
-/// open mode), its claim as read. The ballot is stored under the voter key as
-/// `choice|weight|receipt`; changing one's choice keeps the receipt.
+/// open mode), its claim as read, then the gate expected ('' when not checked: the caller read
+/// and checked the session itself). KEYS ends with the session's gate. The ballot is stored
+/// under the voter key as `choice|weight|receipt`; changing one's choice keeps the receipt.
 const CAST: &str = r#"
 local done = redis.call('GET', KEYS[2])
 if done then return {'dup', done} end
+if ARGV[14] ~= '' and redis.call('GET', KEYS[8]) ~= ARGV[14] then return {'retry'} end
 if redis.call('HGET', KEYS[3], ARGV[4]) ~= ARGV[5] then return {'retry'} end
 if ARGV[12] ~= '' and redis.call('HGET', KEYS[7], ARGV[12]) ~= ARGV[13] then return {'retry'} end
 local raw = redis.call('GET', KEYS[5])
@@ -453,6 +457,8 @@ pub struct RedisStore {
     watchdog: tokio::task::JoinHandle<()>,
     /// Ballot salts by session, read once (a salt never changes).
     salts: std::sync::Mutex<HashMap<String, String>>,
+    /// Polls last read open, by session and poll: a ballot on one is cast in one step.
+    open_polls: std::sync::Mutex<HashMap<(String, String), OpenPoll>>,
 }
 
 impl Drop for RedisStore {
@@ -527,10 +533,7 @@ impl Listener {
         match self {
             Listener::Single(c) => redis::cmd("PING").query_async(c).await,
             Listener::Cluster(c) => c
-                .route_command(
-                    redis::cmd("PING"),
-                    RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
-                )
+                .route_command(redis::cmd("PING"), RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)))
                 .await
                 .map(|_| ()),
         }
@@ -661,6 +664,7 @@ impl RedisStore {
             follows: Arc::new(tokio::sync::Mutex::new((listener, HashMap::new()))),
             watchdog,
             salts: std::sync::Mutex::new(HashMap::new()),
+            open_polls: std::sync::Mutex::new(HashMap::new()),
         };
         // Loaded now, so the first commands of a busy room do not each fail with NOSCRIPT and
         // load them again.
@@ -751,7 +755,7 @@ impl RedisStore {
     ) -> Result<Loaded, StoreError> {
         let footprint = command.footprint(actor);
         let mut pipe = redis::pipe();
-        pipe.get(cmd_key).get(key(id, "core")).hget(key(id, "counts"), "open");
+        pipe.get(cmd_key).get(key(id, "core")).get(key(id, "gate")).hget(key(id, "counts"), "open");
         for q in &footprint.questions {
             pipe.hget(key(id, "questions"), q);
         }
@@ -787,6 +791,7 @@ impl RedisStore {
         };
         let done = next()?;
         let core = next()?;
+        let gate = next()?;
         let open_total = next()?.and_then(|n| n.parse().ok()).unwrap_or(0);
         let mut questions = BTreeMap::new();
         for q in &footprint.questions {
@@ -829,6 +834,7 @@ impl RedisStore {
         };
         Ok(Loaded {
             core,
+            gate,
             questions,
             asker,
             floor,
@@ -898,7 +904,10 @@ impl RedisStore {
 
     /// The parts to check and write back after the domain changed `after`.
     fn slots(id: &str, loaded: &Loaded, after: &Session) -> Result<Vec<Slot>, StoreError> {
-        let mut slots = vec![Slot::new(key(id, "core"), "", Some(loaded.core.clone()), Some(json(&Core::of(after))?))];
+        let mut slots = vec![
+            Slot::new(key(id, "core"), "", Some(loaded.core.clone()), Some(json(&Core::of(after))?)),
+            Slot::new(key(id, "gate"), "", loaded.gate.clone(), Some(gate(after).to_owned())),
+        ];
         for (q, read) in &loaded.questions {
             let now = after.questions.items.get(q).map(json).transpose()?;
             slots.push(Slot::new(key(id, "questions"), q, read.clone(), now));
@@ -1078,6 +1087,21 @@ impl RedisStore {
             return Err(DomainError::Invalid("not a ballot".into()).into());
         };
         let salt = self.salt(id).await?;
+        // In open voting, a ballot on a poll this instance saw open is cast in one step: the
+        // script checks the poll is still as seen and the session's gate still `open`.
+        let remembered = self.open_polls.lock().unwrap_or_else(|p| p.into_inner()).get(&(id.into(), poll.into())).cloned();
+        if let (Some(open), Some(participant)) = (remembered, &actor.participant) {
+            if command.allows(actor.role) {
+                let cast = Cast { id, cmd_key, poll, choice: choice.as_str(), gate: "open" };
+                let voter = crate::domain::votes::Voter { id: participant.clone(), weight: 1 };
+                match self.cast(&cast, &open, &voter_key(&salt, &voter.id), &voter, -1, "", "").await? {
+                    Some(applied) => return Ok(applied),
+                    None => {
+                        self.open_polls.lock().unwrap_or_else(|p| p.into_inner()).remove(&(id.into(), poll.into()));
+                    }
+                }
+            }
+        }
         for attempt in 0..MAX_ATTEMPTS {
             let mut loaded = self.load_parts(id, cmd_key, actor, command).await?;
             if let Some(done) = &loaded.done {
@@ -1105,44 +1129,109 @@ impl RedisStore {
                 Some((e, _, c)) if session.roster_mode() => (e.clone(), c.clone().unwrap_or_default()),
                 _ => (String::new(), String::new()),
             };
-            let reply: Vec<String> = self
-                .cast
-                .key(key(id, "seq"))
-                .key(cmd_key)
-                .key(key(id, "polls"))
-                .key(key(id, &format!("ballots:{poll}")))
-                .key(key(id, &format!("tally:{poll}")))
-                .key(key(id, "participants"))
-                .key(key(id, "claims"))
-                .arg(CMD_ID_TTL_SECS)
-                .arg(channel(id))
-                .arg(id)
-                .arg(poll)
-                .arg(loaded.polls.get(poll).cloned().flatten().unwrap_or_default())
-                .arg(voter_key(&salt, &voter.id))
-                .arg(choice.as_str())
-                .arg(voter.weight)
-                .arg((0..3).map(|_| new_receipt()).collect::<Vec<_>>().join(" "))
-                .arg(if hidden { "1" } else { "0" })
-                .arg(roster_weight)
-                .arg(entry)
-                .arg(claim)
-                .invoke_async(&mut self.conn())
-                .await
-                .map_err(unavailable)?;
-            match reply.first().map(String::as_str) {
-                Some("ok") => {
-                    let seq = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-                    let reply = reply.get(2).map(|r| parse::<Reply>(r)).transpose()?;
-                    return Ok(Applied::New { seq, events: vec![], reply });
+            let open = OpenPoll { raw: loaded.polls.get(poll).cloned().flatten().unwrap_or_default(), hidden };
+            if gate(&session) == "open" && loaded.gate.as_deref() == Some("open") {
+                let mut polls = self.open_polls.lock().unwrap_or_else(|p| p.into_inner());
+                if polls.len() >= OPEN_POLLS_KEPT {
+                    polls.clear();
                 }
-                Some("dup") => return parse_done(reply.get(1).map_or("", String::as_str)),
-                _ => pause(attempt).await,
+                polls.insert((id.into(), poll.into()), open.clone());
+            }
+            let cast = Cast { id, cmd_key, poll, choice: choice.as_str(), gate: "" };
+            match self.cast(&cast, &open, &voter_key(&salt, &voter.id), &voter, roster_weight, &entry, &claim).await? {
+                Some(applied) => return Ok(applied),
+                None => pause(attempt).await,
             }
         }
         Err(StoreError::Contention)
     }
+
+    /// Runs the ballot script; `None` when what it was decided on moved (read again).
+    #[allow(clippy::too_many_arguments)]
+    async fn cast(
+        &self,
+        cast: &Cast<'_>,
+        open: &OpenPoll,
+        voter_key: &str,
+        voter: &crate::domain::votes::Voter,
+        roster_weight: i64,
+        entry: &str,
+        claim: &str,
+    ) -> Result<Option<Applied>, StoreError> {
+        let Cast { id, cmd_key, poll, choice, gate } = *cast;
+        let reply: Vec<String> = self
+            .cast
+            .key(key(id, "seq"))
+            .key(cmd_key)
+            .key(key(id, "polls"))
+            .key(key(id, &format!("ballots:{poll}")))
+            .key(key(id, &format!("tally:{poll}")))
+            .key(key(id, "participants"))
+            .key(key(id, "claims"))
+            .key(key(id, "gate"))
+            .arg(CMD_ID_TTL_SECS)
+            .arg(channel(id))
+            .arg(id)
+            .arg(poll)
+            .arg(&open.raw)
+            .arg(voter_key)
+            .arg(choice)
+            .arg(voter.weight)
+            .arg((0..3).map(|_| new_receipt()).collect::<Vec<_>>().join(" "))
+            .arg(if open.hidden { "1" } else { "0" })
+            .arg(roster_weight)
+            .arg(entry)
+            .arg(claim)
+            .arg(gate)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        match reply.first().map(String::as_str) {
+            Some("ok") => {
+                let seq = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let reply = reply.get(2).map(|r| parse::<Reply>(r)).transpose()?;
+                Ok(Some(Applied::New { seq, events: vec![], reply }))
+            }
+            Some("dup") => parse_done(reply.get(1).map_or("", String::as_str)).map(Some),
+            _ => Ok(None),
+        }
+    }
 }
+
+/// Which ballot [`RedisStore::cast`] casts: the session, command, poll, choice and the gate it
+/// must find ('' when the caller checked the session itself).
+#[derive(Clone, Copy)]
+struct Cast<'a> {
+    id: &'a str,
+    cmd_key: &'a str,
+    poll: &'a str,
+    choice: &'a str,
+    gate: &'a str,
+}
+
+/// What a ballot may be cast on without reading the session: `open` while the session takes
+/// ballots from anyone in the room (open voting, not ended, record not final); `roster` or
+/// `closed` otherwise. Kept in the session's `gate` key beside `core`, written with it.
+fn gate(s: &Session) -> &'static str {
+    if s.record.finalised.is_some() || s.phase() == crate::domain::Phase::Ended {
+        "closed"
+    } else if s.roster_mode() {
+        "roster"
+    } else {
+        "open"
+    }
+}
+
+/// A poll last read open, as the one-step ballot path checks it: its JSON and whether its
+/// tally is hidden.
+#[derive(Clone)]
+struct OpenPoll {
+    raw: String,
+    hidden: bool,
+}
+
+/// How many polls the one-step ballot path remembers (of every session) before it forgets them.
+const OPEN_POLLS_KEPT: usize = 1024;
 
 /// A short random pause before reading again, so racing instances do not collide in lockstep.
 async fn pause(attempt: usize) {
@@ -1178,7 +1267,8 @@ impl Store for RedisStore {
             .set(key(&session.id, "core"), json(&Core::of(session))?)
             .set(key(&session.id, "floor"), json(&session.floor)?)
             .set(key(&session.id, "seq"), session.seq)
-            .set(key(&session.id, "auth"), json(credentials)?);
+            .set(key(&session.id, "auth"), json(credentials)?)
+            .set(key(&session.id, "gate"), gate(session));
         if !texts.is_empty() {
             pipe.hset_multiple(key(&session.id, "texts"), &texts);
         }
@@ -1363,6 +1453,7 @@ impl Store for RedisStore {
         let parts = [
             "def",
             "core",
+            "gate",
             "floor",
             "seq",
             "events",
