@@ -1089,7 +1089,8 @@ impl RedisStore {
         let salt = self.salt(id).await?;
         // In open voting, a ballot on a poll this instance saw open is cast in one step: the
         // script checks the poll is still as seen and the session's gate still `open`.
-        let remembered = self.open_polls.lock().unwrap_or_else(|p| p.into_inner()).get(&(id.into(), poll.into())).cloned();
+        let remembered =
+            self.open_polls.lock().unwrap_or_else(|p| p.into_inner()).get(&(id.into(), poll.into())).cloned();
         if let (Some(open), Some(participant)) = (remembered, &actor.participant) {
             if command.allows(actor.role) {
                 let cast = Cast { id, cmd_key, poll, choice: choice.as_str(), gate: "open" };
