@@ -39,6 +39,7 @@ pub async fn serve(
     let state = AppState::new(store, config, rx);
     let mut sockets = state.sockets.subscribe();
     let live = axum::Router::new().route("/ws", axum::routing::get(crate::live::connection::upgrade));
+    let hubs = state.hubs.clone();
     let app = crate::http::router(state, live);
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
@@ -80,6 +81,7 @@ pub async fn serve(
     if !drained {
         tracing::warn!(open = *sockets.borrow(), "some sockets were still closing at shutdown");
     }
+    hubs.stopped().await;
     Ok(())
 }
 

@@ -173,6 +173,8 @@ pub struct Hubs {
     /// Set when the feed may have lost messages: presence totals are then published again at
     /// the next tick rather than at the next refresh.
     presence_stale: std::sync::atomic::AtomicBool,
+    /// The presence reporter, awaited at shutdown so this instance's counts leave the totals.
+    presence: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Hubs {
@@ -185,11 +187,22 @@ impl Hubs {
             store,
             instance: uuid::Uuid::new_v4().simple().to_string(),
             presence_stale: std::sync::atomic::AtomicBool::new(false),
+            presence: Mutex::new(None),
         });
         tokio::spawn(dispatch(Arc::downgrade(&hubs), feed, shutdown.clone()));
-        tokio::spawn(report_presence(Arc::downgrade(&hubs), shutdown.clone()));
+        let presence = tokio::spawn(report_presence(Arc::downgrade(&hubs), shutdown.clone()));
+        *lock(&hubs.presence) = Some(presence);
         tokio::spawn(flush_upvotes(Arc::downgrade(&hubs), shutdown));
         hubs
+    }
+
+    /// Waits (a moment at most) for the presence reporter to have withdrawn this instance's
+    /// counts, once shutdown was signalled.
+    pub async fn stopped(&self) {
+        let task = lock(&self.presence).take();
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(PRESENCE_TICK * 2, task).await;
+        }
     }
 
     fn get(&self, session: &str) -> Option<Arc<Hub>> {
@@ -359,7 +372,16 @@ async fn report_presence(hubs: Weak<Hubs>, mut shutdown: watch::Receiver<bool>) 
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = crate::time::stopping(&mut shutdown) => return,
+            _ = crate::time::stopping(&mut shutdown) => {
+                // This instance's sockets are closing: its counts leave the totals now, not
+                // when they expire (a restarted instance reports under a new id).
+                if let Some(hubs) = hubs.upgrade() {
+                    let at = crate::time::now_ms();
+                    let zeros = reported.keys().map(|s| hubs.store.report_presence(s, &hubs.instance, 0, 0, at));
+                    let _ = tokio::time::timeout(PRESENCE_TICK, futures_util::future::join_all(zeros)).await;
+                }
+                return;
+            }
         }
         let Some(hubs) = hubs.upgrade() else { return };
         let stale = hubs.presence_stale.swap(false, Ordering::Relaxed);

@@ -455,7 +455,11 @@ impl Store for MemoryStore {
         let totals = {
             let mut inner = self.lock();
             let entry = inner.sessions.get_mut(id).ok_or(StoreError::NotFound)?;
-            entry.presence.insert(instance.to_owned(), (connected, participants, now));
+            if (connected, participants) == (0, 0) {
+                entry.presence.remove(instance);
+            } else {
+                entry.presence.insert(instance.to_owned(), (connected, participants, now));
+            }
             entry.presence.retain(|_, (_, _, at)| now - *at < PRESENCE_TTL_MS);
             entry.presence.values().fold((0, 0), |(c, p), (c2, p2, _)| (c + c2, p + p2))
         };

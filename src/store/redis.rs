@@ -423,8 +423,12 @@ return {'ok', ARGV[2]}
 
 const PRESENCE: &str = r#"
 if redis.call('EXISTS', KEYS[2]) == 0 then return {-1, -1} end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if ARGV[2] == '0' and ARGV[3] == '0' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ':' .. ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
 local all = redis.call('HGETALL', KEYS[1])
 local c, p = 0, 0
 for i = 1, #all, 2 do
