@@ -167,14 +167,18 @@ async fn pages_are_served_with_a_policy_that_forbids_inline_scripts() {
         assert!(csp.contains(framing), "{path}: {csp}");
         assert!(res.text().await.expect("html").contains("<html"), "{path}");
     }
-    // Every answer, API and errors included, says no sniffing and no referrer (so a key in a
-    // fragment never leaves in a Referer either).
-    for path in ["/", "/healthz", "/api/sessions/nope", "/api/sessions", "/assets/client.js", "/nowhere"] {
+    // Every answer that may be shown as a document, API and errors included, says no sniffing
+    // and no referrer (so a key in a fragment never leaves in a Referer either), with the policy.
+    for path in ["/", "/healthz", "/api/sessions/nope", "/api/sessions", "/nowhere", "/assets/nope.js"] {
         let res = app.http.get(app.url(path)).send().await.expect("answer");
         assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(res.headers()["referrer-policy"], "no-referrer", "{path}");
         assert!(res.headers().contains_key("content-security-policy"), "{path}");
     }
+    // A static script or style is never a document: no sniffing, and nothing more to carry.
+    let res = app.http.get(app.url("/assets/client.js")).send().await.expect("asset");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(!res.headers().contains_key("content-security-policy"));
     assert_eq!(app.http.get(app.url("/assets/nope.js")).send().await.expect("asset").status(), 404);
     assert_eq!(app.http.get(app.url("/j/AB/qr.svg")).send().await.expect("qr").status(), 404);
 }
