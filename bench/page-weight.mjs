@@ -1,21 +1,36 @@
-// What each page costs a phone: every request it makes and the bytes on the wire (gzip),
-// measured in Debian's Chromium against a fresh server. Run: node bench/page-weight.mjs
-// (after `cargo build --release` and tests/run's one-time `npm ci` in tests/e2e).
-import { startServer, createSession, launchBrowser, PHONE } from '../tests/e2e/harness.mjs';
+// What each page costs a phone on its first load: every request it makes and the bytes on the
+// wire (gzip, headers included), measured in Debian's Chromium against a fresh server.
+// Run: cargo build --release && node bench/page-weight.mjs
+// (tests/run's one-time `npm ci` in tests/e2e installs the browser driver; PALABRE_BIN picks
+// another binary). The participant page's budget is 50,000 bytes.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { root, startServer, createSession, launchBrowser, PHONE } from '../tests/e2e/harness.mjs';
+
+const BUDGET = 50_000;
+process.env.PALABRE_BIN ||= join(root, 'target', 'release', 'palabre');
+if (!existsSync(process.env.PALABRE_BIN)) {
+  console.error(`no ${process.env.PALABRE_BIN}: run cargo build --release first`);
+  process.exit(1);
+}
 
 const server = await startServer();
 const browser = await launchBrowser();
 try {
   const created = await createSession(server.base);
-  const pages = {
-    participant: created.links.participant,
-    screen: created.links.screen,
-    moderator: created.links.moderator,
-    rapporteur: created.links.rapporteur,
-    landing: `${server.base}/`,
-  };
-  for (const [name, url] of Object.entries(pages)) {
-    const context = await browser.newContext({ ...PHONE, locale: 'en-GB' });
+  const pages = [
+    ['participant', created.links.participant, 'en-GB'],
+    ['participant (fr)', created.links.participant, 'fr-FR'],
+    ['screen', created.links.screen, 'en-GB'],
+    ['moderator', created.links.moderator, 'en-GB'],
+    ['rapporteur', created.links.rapporteur, 'en-GB'],
+    ['landing', `${server.base}/`, 'en-GB'],
+    ['editor', `${server.base}/new`, 'en-GB'],
+  ];
+  // The session's id and code change from run to run; the rows name them the same way each time.
+  const anonymise = (path) => path.replaceAll(created.id, '{id}').replaceAll(created.code, '{code}');
+  for (const [name, url, locale] of pages) {
+    const context = await browser.newContext({ ...PHONE, locale });
     const page = await context.newPage();
     const seen = [];
     page.on('requestfinished', (req) => seen.push(req));
@@ -26,10 +41,12 @@ try {
       const sizes = await req.sizes();
       const bytes = sizes.responseBodySize + sizes.responseHeadersSize;
       total += bytes;
-      rows.push(`    ${String(bytes).padStart(7)}  ${new URL(req.url()).pathname}`);
+      rows.push([anonymise(new URL(req.url()).pathname), bytes]);
     }
-    console.log(`${name}: ${seen.length} requests, ${(total / 1024).toFixed(1)} KiB on the wire (headers included)`);
-    console.log(rows.join('\n'));
+    rows.sort((a, b) => a[0].localeCompare(b[0]));
+    const budget = name.startsWith('participant') ? `  (budget ${BUDGET.toLocaleString('en')}: ${total <= BUDGET ? 'within' : 'OVER'})` : '';
+    console.log(`${name}: ${seen.length} requests, ${total.toLocaleString('en')} bytes = ${(total / 1024).toFixed(1)} KiB on the wire (headers included)${budget}`);
+    console.log(rows.map(([path, bytes]) => `    ${String(bytes).padStart(7)}  ${path}`).join('\n'));
     await context.close();
   }
 } finally {

@@ -43,16 +43,15 @@ function fetchDict(name) {
 }
 
 /**
- * The dictionary of `l`: the one every page shares, plus the page's own where its <html> names
- * one (`data-i18n-extra="editor"` loads `editor.<l>.json`), so a phone never downloads the
- * strings of pages it does not open.
+ * The dictionary of `l`: the one pages share, plus those the page's <html> names
+ * (`data-i18n-extra="console moderator"` loads `console.<l>.json` and `moderator.<l>.json`),
+ * so a phone never downloads the strings of pages it does not open.
  */
 function load(l) {
   if (!cache[l]) {
-    const extra = globalThis.document && document.documentElement.dataset.i18nExtra;
-    cache[l] = extra
-      ? Promise.all([fetchDict(l), fetchDict(`${extra}.${l}`)]).then(([common, own]) => ({ ...common, ...own }))
-      : fetchDict(l);
+    const extra = (globalThis.document && document.documentElement.dataset.i18nExtra) || '';
+    const names = [l, ...extra.split(/\s+/).filter(Boolean).map((n) => `${n}.${l}`)];
+    cache[l] = Promise.all(names.map(fetchDict)).then((dicts) => Object.assign({}, ...dicts));
   }
   return cache[l];
 }

@@ -1,30 +1,97 @@
-// The dictionaries: French and English hold the same keys, the shared one and each page's own;
-// every key a page's script names literally is in the shared dictionary or that page's own.
+// The dictionaries. The shared one (en.json, fr.json) holds the strings two pages or more name;
+// a page's own (<name>.<lang>.json) is loaded by the pages whose <html data-i18n-extra> names it
+// (the moderator's and the rapporteur's share console.*, the landing page's and the editor's
+// share landing.*), so a phone downloads only its own strings and the shared ones.
+//
+// A page "names" a key when its HTML or one of its scripts (the module it loads and everything
+// that imports, statically or on demand) writes the key in quotes, or a prefix of it in a
+// template (`part.err.${…}`) or a tv('prefix', …) call.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 
 const web = new URL('../../web/', import.meta.url);
-const dict = (name) => JSON.parse(readFileSync(new URL(`i18n/${name}.json`, web), 'utf8'));
+const read = (name) => readFileSync(new URL(name, web), 'utf8');
+const dictFile = (name, lang) => (name ? `${name}.${lang}` : lang);
+const dict = (name, lang = 'en') => JSON.parse(read(`i18n/${dictFile(name, lang)}.json`));
+const dictNames = readdirSync(new URL('i18n/', web))
+  .filter((f) => f.endsWith('en.json'))
+  .map((f) => f.slice(0, -'en.json'.length).replace(/\.$/, ''));
+const allKeys = new Map(); // key -> dictionary name ('' = shared)
+for (const n of dictNames) for (const k of Object.keys(dict(n))) allKeys.set(k, [...(allKeys.get(k) || []), n]);
+
+/** Each page: its HTML, the scripts it runs, the dictionaries it loads. */
+const pages = readdirSync(web).filter((f) => f.endsWith('.html')).map((html) => {
+  const src = read(html);
+  const extra = (/<html[^>]*\sdata-i18n-extra="([^"]*)"/.exec(src) || [])[1] || '';
+  const scripts = new Set();
+  const queue = [...src.matchAll(/<script type="module" src="\/assets\/([\w-]+\.js)"/g)].map((m) => m[1]);
+  while (queue.length) {
+    const f = queue.shift();
+    if (scripts.has(f)) continue;
+    scripts.add(f);
+    for (const m of read(f).matchAll(/(?:from|import\()\s*'\.\/([\w-]+\.js)'/g)) queue.push(m[1]);
+  }
+  return { html, src: [src, ...[...scripts].map(read)].join('\n'), scripts, dicts: ['', ...extra.split(/\s+/).filter(Boolean)] };
+});
+
+const KEY = /^[a-z_]+\.[a-z0-9_.]+$/;
+/** The keys written out whole: t('…') in scripts, data-i18n and data-i18n-attr anywhere. */
+function literalKeys(src) {
+  const keys = [...src.matchAll(/\bt\('([a-z_]+\.[a-z0-9_.]+)'/g)].map((m) => m[1]);
+  for (const m of src.matchAll(/data-i18n="([^"]+)"/g)) keys.push(m[1]);
+  for (const m of src.matchAll(/data-i18n-attr="([^"]+)"/g)) for (const pair of m[1].split(';')) keys.push((pair.split(':')[1] || '').trim());
+  return keys.filter((k) => KEY.test(k));
+}
+
+const PLURAL = /\.(zero|one|two|few|many|other)$/;
+/** Every dictionary key the page may use (see the top of the file). */
+function namedKeys(src) {
+  const prefixes = [...src.matchAll(/`([a-z_][a-z0-9_.]*\.)\$\{/g)].map((m) => m[1]);
+  for (const m of src.matchAll(/\btv\(\s*'([^']+)'/g)) prefixes.push(`${m[1]}.`);
+  const written = new Set(literalKeys(src));
+  const quoted = (k) => written.has(k) || [`'${k}'`, `"${k}"`, `\`${k}\``].some((w) => src.includes(w));
+  return new Set([...allKeys.keys()].filter((k) => quoted(k) || quoted(k.replace(PLURAL, '')) || prefixes.some((p) => k.startsWith(p))));
+}
+for (const p of pages) p.named = namedKeys(p.src);
 
 test('French and English have the same keys in every dictionary', () => {
-  const names = readdirSync(new URL('i18n/', web)).filter((f) => f.endsWith('en.json')).map((f) => f.slice(0, -'en.json'.length));
-  assert.ok(names.includes('') && names.includes('editor.') && names.includes('rapporteur.'));
-  for (const n of names) {
-    const en = Object.keys(dict(`${n}en`)).sort();
-    const fr = Object.keys(dict(`${n}fr`)).sort();
-    assert.deepEqual(fr, en, `${n || 'shared '}dictionary`);
+  assert.ok(dictNames.includes('') && dictNames.includes('participant'));
+  for (const n of dictNames) {
+    assert.ok(existsSync(new URL(`i18n/${dictFile(n, 'fr')}.json`, web)), `${dictFile(n, 'fr')}.json`);
+    assert.deepEqual(Object.keys(dict(n, 'fr')).sort(), Object.keys(dict(n)).sort(), `${n || 'shared'} dictionary`);
   }
 });
 
-test("every key a script names is in the shared dictionary or its page's own", () => {
-  const shared = dict('en');
-  const own = { 'editor.js': dict('editor.en'), 'rapporteur.js': dict('rapporteur.en') };
-  for (const file of readdirSync(web).filter((f) => f.endsWith('.js'))) {
-    const src = readFileSync(new URL(file, web), 'utf8');
-    const keys = [...src.matchAll(/\bt\('([a-z_]+\.[a-z0-9_.]+)'/g)].map((m) => m[1]);
-    const known = { ...shared, ...(own[file] || {}) };
-    const missing = keys.filter((k) => !(k in known) && !(`${k}.other` in known));
-    assert.deepEqual(missing, [], `${file} names keys no dictionary it loads has`);
+test('every page loads dictionaries that exist', () => {
+  for (const p of pages) for (const d of p.dicts) assert.ok(dictNames.includes(d), `${p.html} names a dictionary "${d}" that is not in web/i18n`);
+});
+
+test('every key a page writes out is in a dictionary it loads', () => {
+  for (const p of pages) {
+    const known = new Set(p.dicts.flatMap((d) => Object.keys(dict(d))));
+    const missing = [...new Set(literalKeys(p.src))].filter((k) => !known.has(k) && !known.has(`${k}.other`));
+    assert.deepEqual(missing, [], `${p.html} (${[...p.scripts].join(', ')}) names keys no dictionary it loads has`);
   }
+});
+
+test('every key a page may use is in a dictionary it loads', () => {
+  for (const p of pages) {
+    const known = new Set(p.dicts.flatMap((d) => Object.keys(dict(d))));
+    const missing = [...p.named].filter((k) => !known.has(k));
+    assert.deepEqual(missing, [], `${p.html} may use keys of dictionaries it does not load`);
+  }
+});
+
+test('each key lives in one dictionary, and is used by a page that loads it', () => {
+  for (const [k, in_] of allKeys) {
+    assert.equal(in_.length, 1, `${k} is in ${in_.map((n) => n || 'the shared dictionary').join(' and ')}`);
+    const users = pages.filter((p) => p.dicts.includes(in_[0]) && p.named.has(k));
+    assert.ok(users.length > 0, `${k} (${in_[0] || 'shared'}) is used by no page that loads its dictionary`);
+  }
+});
+
+test("a key only one page uses is in that page's dictionary, not the shared one", () => {
+  const alone = Object.keys(dict('')).filter((k) => pages.filter((p) => p.named.has(k)).length < 2);
+  assert.deepEqual(alone, [], 'these keys of the shared dictionary belong to one page');
 });
