@@ -285,7 +285,7 @@ impl PollView {
 impl Follow for PollView {
     type Goal = Want;
 
-    fn on_event(&mut self, event: &EventHead, at: Instant) -> bool {
+    fn on_event(&mut self, _seq: u64, event: &EventHead, at: Instant) -> bool {
         match (event.kind.as_ref(), &event.poll) {
             ("poll.opened", Some(PollRef::Full(head))) => self.on_poll(head, true, at),
             ("poll.closed", Some(PollRef::Id(id))) if self.follows(id) => {
@@ -298,7 +298,8 @@ impl Follow for PollView {
         }
     }
 
-    fn on_state(&mut self, state: &StateHead, at: Instant) -> bool {
+    fn on_welcome(&mut self, _seq: u64, state: Option<&StateHead>, at: Instant) -> bool {
+        let Some(state) = state else { return false };
         let head = match &self.poll {
             Some(id) => state.polls.iter().find(|p| &p.id == id),
             None => state.polls.iter().find(|p| p.status.as_deref() == Some("open")),
@@ -427,7 +428,7 @@ mod tests {
             r#"{"type":"event","seq":2,"event":{"kind":"poll.opened","eligible":3,"poll":{"id":"p1","draft":"d1",
                 "status":"open","counts":{"for":0,"against":0,"abstain":0},"cast":0}}}"#,
         );
-        assert!(v.on_event(opened.event.as_ref().expect("an event"), t0));
+        assert!(v.on_event(1, opened.event.as_ref().expect("an event"), t0));
         assert!(v.matches(&Want::Tally(Tally::default())));
         let other = frame(r#"{"type":"tally","poll":"p9","counts":{"for":5,"against":0,"abstain":0},"cast":5}"#);
         assert_eq!(v.on_frame(&other, t0), Some(false), "another poll's tally");
@@ -443,7 +444,7 @@ mod tests {
             r#"{"type":"event","seq":3,"event":{"kind":"poll.closed","poll":"p1","at":1,"counts":{"for":2,"against":1,"abstain":0},
                 "cast":3,"cast_weight":3,"eligible":3,"outcome":"adopted","rule":"simple majority: for 2 > against 1"}}"#,
         );
-        assert!(v.on_event(closed.event.as_ref().expect("an event"), t1));
+        assert!(v.on_event(2, closed.event.as_ref().expect("an event"), t1));
         assert!(v.matches(&Want::Closed(want)));
         assert!(v.matches(&Want::Tally(want)), "the close leaves the live tally as it was");
     }
@@ -460,11 +461,11 @@ mod tests {
         };
         let mut v = PollView::default();
         let shown = bare(false);
-        assert!(v.on_event(frame(&shown).event.as_ref().expect("an event"), t0));
+        assert!(v.on_event(1, frame(&shown).event.as_ref().expect("an event"), t0));
         assert_eq!((v.poll.as_deref(), v.tally), (Some("p1"), Some(Tally::default())));
         let mut v = PollView::default();
         let hidden = bare(true);
-        assert!(v.on_event(frame(&hidden).event.as_ref().expect("an event"), t0), "the poll is known");
+        assert!(v.on_event(1, frame(&hidden).event.as_ref().expect("an event"), t0), "the poll is known");
         assert_eq!(v.tally, None);
     }
 
@@ -477,7 +478,7 @@ mod tests {
                 "counts":{"for":9,"against":0,"abstain":0},"cast":9},{"id":"p1","status":"open",
                 "counts":{"for":1,"against":1,"abstain":1},"cast":3}]}}"#,
         );
-        assert!(v.on_state(welcome.state.as_ref().expect("a state"), t0));
+        assert!(v.on_welcome(9, welcome.state.as_ref(), t0));
         assert_eq!(v.tally, Some(Tally { for_: 1, against: 1, abstain: 1, cast: 3 }));
         assert_eq!(v.closed, None);
         let hidden = frame(r#"{"type":"tally","poll":"p1","cast":4}"#);

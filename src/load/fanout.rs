@@ -5,16 +5,16 @@
 //! [`await_deliveries`] waits for the acks and deliveries, [`Measured::from_run`] matches each
 //! delivery to its move, and [`Measured::report`] prints the figures.
 
-use super::socket::{self, connect_moderator, connect_participants, reply_reader, Connect, Frame, Join, Reply, Ws};
+use super::moderator::Moderator;
+use super::socket::{self, connect_participants, Connect, Frame, Keep, Reply, Sink, Ws};
 use super::stats::{cpu_seconds, f2, opt, quantile_ms};
 use super::{LoadArgs, Setup};
 use anyhow::{bail, Context};
-use futures_util::stream::SplitSink;
 use futures_util::{future::join_all, SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 const GRACE: Duration = Duration::from_secs(10);
 /// Pause between the last welcome and the first move, so that the server's presence report of
 /// the new connection count (sent to every socket, about once a second) is not measured with it.
-const SETTLE: Duration = Duration::from_millis(1500);
+pub const SETTLE: Duration = Duration::from_millis(1500);
 
 /// What one participant saw while the moves were made.
 struct Followed {
@@ -92,15 +92,18 @@ async fn follow(
 }
 
 /// One move: what was sent, when, and how the server answered.
-struct Move {
-    id: String,
-    item: usize,
-    sent: Instant,
-    reply: Option<(Result<u64, String>, Instant)>,
+pub struct Move {
+    pub id: String,
+    pub item: usize,
+    pub sent: Instant,
+    /// When it was sent by the wall clock, in ms since the epoch (for a page on this machine
+    /// to compare with the time it shows the move).
+    pub sent_ms: f64,
+    pub reply: Option<(Result<u64, String>, Instant)>,
 }
 
 impl Move {
-    fn seq(&self) -> Option<u64> {
+    pub fn seq(&self) -> Option<u64> {
         match &self.reply {
             Some((Ok(seq), _)) => Some(*seq),
             _ => None,
@@ -116,64 +119,102 @@ impl Move {
     }
 }
 
-/// The moderator's socket, split: commands go out on `tx`, answers come back on `replies`.
-struct Moderator {
-    tx: SplitSink<Ws, Message>,
-    replies: mpsc::UnboundedReceiver<Reply>,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-impl Moderator {
-    /// Sends the moves: agenda.goto a, b, a, b, … (the first one also starts the session).
-    /// Returns them, and whether the deadline cut them short.
-    async fn make_moves(&mut self, args: &LoadArgs, deadline: Instant) -> (Vec<Move>, bool) {
-        let mut moves: Vec<Move> = Vec::with_capacity(args.moves);
-        let mut tick = tokio::time::interval(Duration::from_millis(args.interval_ms.max(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        for k in 0..args.moves {
-            tick.tick().await;
-            if Instant::now() >= deadline {
-                return (moves, true);
-            }
-            let item = args.items[k % 2];
-            let (id, frame) = socket::command_frame("agenda.goto", serde_json::json!({"item": item}));
-            let sent = Instant::now();
-            if let Err(e) = self.tx.send(Message::text(frame)).await {
-                eprintln!("the moderator could not send move {}: {e}", k + 1);
-                break;
-            }
-            moves.push(Move { id, item, sent, reply: None });
+/// Sends `agenda.goto` to each of `items` in turn, `interval` apart, on the moderator's socket
+/// (the first one also starts the session), without waiting for the answers. Returns the moves,
+/// and whether the deadline cut them short.
+pub async fn make_moves(
+    sink: &mut Sink,
+    items: impl IntoIterator<Item = usize>,
+    interval: Duration,
+    deadline: Instant,
+) -> (Vec<Move>, bool) {
+    let mut moves: Vec<Move> = Vec::new();
+    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for (k, item) in items.into_iter().enumerate() {
+        tick.tick().await;
+        if Instant::now() >= deadline {
+            return (moves, true);
         }
-        (moves, false)
+        let (id, frame) = socket::command_frame("agenda.goto", serde_json::json!({"item": item}));
+        let sent_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64() * 1e3;
+        let sent = Instant::now();
+        if let Err(e) = sink.send(Message::text(frame)).await {
+            eprintln!("the moderator could not send move {}: {e}", k + 1);
+            break;
+        }
+        moves.push(Move { id, item, sent, sent_ms, reply: None });
     }
+    (moves, false)
 }
 
-/// Waits for every move's answer and every participant's delivery, at most until `give_up`.
-/// Returns true when it stopped waiting before everything came.
-async fn await_deliveries(
+/// Waits for every move's answer on the moderator's `replies`, at most until `give_up`.
+/// Returns true when it stopped waiting before every answer came.
+pub async fn collect_answers(
     moves: &mut [Move],
     replies: &mut mpsc::UnboundedReceiver<Reply>,
-    received: &AtomicU64,
-    connected: usize,
     give_up: Instant,
 ) -> bool {
     let index: HashMap<String, usize> = moves.iter().enumerate().map(|(k, m)| (m.id.clone(), k)).collect();
-    loop {
-        while let Ok(r) = replies.try_recv() {
-            if let Some(&k) = index.get(&r.id) {
-                moves[k].answer(r);
+    while moves.iter().any(|m| m.reply.is_none()) {
+        match tokio::time::timeout_at(give_up.into(), replies.recv()).await {
+            Ok(Some(r)) => {
+                if let Some(&k) = index.get(&r.id) {
+                    moves[k].answer(r);
+                }
             }
+            Ok(None) | Err(_) => return true,
         }
-        let acked = moves.iter().filter(|m| m.seq().is_some()).count() as u64;
-        let answered = moves.iter().all(|m| m.reply.is_some());
-        if answered && received.load(Ordering::Relaxed) >= acked * connected as u64 {
-            return false;
-        }
+    }
+    false
+}
+
+/// Waits for every acknowledged move's delivery to every participant (`received` counts them),
+/// at most until `give_up`. Returns true when it stopped waiting before everything came.
+async fn await_deliveries(moves: &[Move], received: &AtomicU64, connected: usize, give_up: Instant) -> bool {
+    let acked = moves.iter().filter(|m| m.seq().is_some()).count() as u64;
+    while received.load(Ordering::Relaxed) < acked * connected as u64 {
         if Instant::now() >= give_up {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    false
+}
+
+/// The deliveries of the moves, matched to them.
+pub struct Deliveries {
+    /// Per move, the sorted delivery latencies in µs.
+    pub per_move: Vec<Vec<u64>>,
+    /// Every delivery latency, sorted.
+    pub all: Vec<u64>,
+    /// `agenda.moved` events that no acknowledged move accounts for.
+    pub unmatched: u64,
+}
+
+/// Matches each participant's `agenda.moved` receptions (`(seq, at)`) to the moves. An ack carries
+/// the seq of the command's last event, and one socket's commands are applied in order: a move's
+/// `agenda.moved` is the first one after the previous move's seq, up to its own (a move into or
+/// out of a debate has two events).
+pub fn match_deliveries<'a>(moves: &[Move], moved: impl Iterator<Item = &'a [(u64, Instant)]>) -> Deliveries {
+    let mut acked_seqs: Vec<(u64, usize)> = moves.iter().enumerate().filter_map(|(k, m)| Some((m.seq()?, k))).collect();
+    acked_seqs.sort_unstable();
+    let mut per_move: Vec<Vec<u64>> = vec![Vec::new(); moves.len()];
+    let mut unmatched = 0u64;
+    for client in moved {
+        for (seq, at) in client {
+            match acked_seqs.get(acked_seqs.partition_point(|(s, _)| s < seq)) {
+                Some(&(_, k)) => per_move[k].push(at.saturating_duration_since(moves[k].sent).as_micros() as u64),
+                None => unmatched += 1,
+            }
+        }
+    }
+    let mut all: Vec<u64> = per_move.iter().flatten().copied().collect();
+    all.sort_unstable();
+    for v in &mut per_move {
+        v.sort_unstable();
+    }
+    Deliveries { per_move, all, unmatched }
 }
 
 /// The servers' and this process's resources at one moment.
@@ -190,35 +231,35 @@ impl Probe {
 }
 
 pub async fn run(args: &LoadArgs, setup: Setup) -> anyhow::Result<()> {
-    print_header(args, &setup);
+    setup.print_header(&format!(
+        "{} moves {} ms apart between items {} and {}",
+        args.moves, args.interval_ms, args.items[0], args.items[1]
+    ));
     let rss_before = setup.servers.rss_kib();
-    let join =
-        Arc::new(Join { endpoints: setup.endpoints.clone(), hello: setup.participant_hello(), sources: setup.sources });
-    let joined = connect_participants(join, setup.n, args.batch, setup.deadline).await;
+    let joined = connect_participants(setup.join(Keep::NoQuestions), setup.n, args.batch, setup.deadline).await;
     let connect = joined.figures();
     let connected = connect.connected;
     if connected == 0 {
         bail!("no participant could connect ({} failed)", joined.failed);
     }
-    let (ws, _) = connect_moderator(&setup.endpoints[0], &setup.moderator_hello()).await?;
-    let (tx, rx) = ws.split();
+    let mut moderator = Moderator::connect(&setup.endpoints[0], &setup.moderator_hello(), false).await?;
     let received = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (reply_tx, replies) = mpsc::unbounded_channel();
-    let reader = tokio::spawn(reply_reader(rx, reply_tx, None, stop_rx.clone()));
-    let mut moderator = Moderator { tx, replies, reader };
     let readers: Vec<_> = (joined.sockets.into_iter())
         .map(|(ws, w)| tokio::spawn(follow(ws, w.seq, args.moves, received.clone(), stop_rx.clone())))
         .collect();
 
     tokio::time::sleep(SETTLE.min(setup.deadline.saturating_duration_since(Instant::now()))).await;
     let start = Probe::now(&setup);
-    let (mut moves, cut_short) = moderator.make_moves(args, setup.deadline).await;
+    let items = (0..args.moves).map(|k| args.items[k % 2]);
+    let interval = Duration::from_millis(args.interval_ms);
+    let (mut moves, cut_short) = make_moves(&mut moderator.caller.sink, items, interval, setup.deadline).await;
     let give_up = setup.deadline.min(Instant::now() + GRACE);
-    let timed_out = await_deliveries(&mut moves, &mut moderator.replies, &received, connected, give_up).await;
+    let timed_out = collect_answers(&mut moves, &mut moderator.caller.replies, give_up).await
+        || await_deliveries(&moves, &received, connected, give_up).await;
     let end = Probe::now(&setup);
     let _ = stop_tx.send(true);
-    let _ = moderator.reader.await;
+    moderator.stop().await;
     let mut followed = Vec::with_capacity(connected);
     for r in join_all(readers).await {
         followed.push(r.context("a participant reader panicked")?);
@@ -228,24 +269,6 @@ pub async fn run(args: &LoadArgs, setup: Setup) -> anyhow::Result<()> {
     measured.partial = Partial { cut_short, timed_out };
     measured.report(&setup);
     Ok(())
-}
-
-fn print_header(args: &LoadArgs, setup: &Setup) {
-    println!(
-        "palabre load: {} participants on {} (session {}, code {}), from {} source address{}, \
-         {} moves {} ms apart between items {} and {}; deadline {:.0} s",
-        setup.n,
-        setup.ws_urls(),
-        setup.session.id,
-        setup.session.code,
-        setup.sources,
-        if setup.sources == 1 { "" } else { "es" },
-        args.moves,
-        args.interval_ms,
-        args.items[0],
-        args.items[1],
-        setup.budget.as_secs_f64()
-    );
 }
 
 /// Why the figures may be partial (besides sockets not tried).
@@ -275,28 +298,8 @@ struct Measured {
 }
 
 impl Measured {
-    /// Matches each delivery to its move. An ack carries the seq of the command's last event,
-    /// and one socket's commands are applied in order: a move's `agenda.moved` is the event
-    /// after the previous move's seq, up to its own (a move into or out of a debate has two events).
     fn from_run(moves: Vec<Move>, followed: &[Followed], rss_before: Option<u64>, start: Probe, end: Probe) -> Self {
-        let mut acked_seqs: Vec<(u64, usize)> =
-            moves.iter().enumerate().filter_map(|(k, m)| Some((m.seq()?, k))).collect();
-        acked_seqs.sort_unstable();
-        let mut per_move: Vec<Vec<u64>> = vec![Vec::with_capacity(followed.len()); moves.len()];
-        let mut unmatched = 0u64;
-        for f in followed {
-            for (seq, at) in &f.moved {
-                match acked_seqs.get(acked_seqs.partition_point(|(s, _)| s < seq)) {
-                    Some(&(_, k)) => per_move[k].push(at.saturating_duration_since(moves[k].sent).as_micros() as u64),
-                    None => unmatched += 1,
-                }
-            }
-        }
-        let mut all: Vec<u64> = per_move.iter().flatten().copied().collect();
-        all.sort_unstable();
-        for v in &mut per_move {
-            v.sort_unstable();
-        }
+        let Deliveries { per_move, all, unmatched } = match_deliveries(&moves, followed.iter().map(|f| &f.moved[..]));
         Measured {
             moves,
             per_move,

@@ -46,8 +46,11 @@ pub struct Frame<'a> {
     #[serde(borrow)]
     pub poll: Option<Cow<'a, str>>,
     pub cast: Option<u64>,
-    /// `welcome` frames: only the questions and the polls are read.
+    /// `welcome` frames: only the agenda's current item, the questions and the polls are read.
     pub state: Option<StateHead>,
+    /// `welcome` frames of a participant: its token (a `hello` with it keeps the identity).
+    #[serde(borrow)]
+    pub participant: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +64,8 @@ pub struct EventHead<'a> {
     /// `poll.closed`: the counts and ballots the poll closed with.
     pub counts: Option<HashMap<String, u64>>,
     pub cast: Option<u64>,
+    /// `agenda.moved`: the place of the item now current.
+    pub current: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -94,9 +99,42 @@ pub enum QuestionRef {
 #[derive(Deserialize, Default)]
 pub struct StateHead {
     #[serde(default)]
+    pub agenda: Option<AgendaHead>,
+    #[serde(default)]
     pub questions: Vec<QuestionHead>,
     #[serde(default)]
     pub polls: Vec<PollHead>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+pub struct AgendaHead {
+    pub current: Option<usize>,
+}
+
+/// A `welcome` read without its questions: a participant's welcome carries every approved
+/// question, and ten thousand parsed copies of five hundred would weigh more than the sockets.
+#[derive(Deserialize)]
+struct LightWelcome<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    seq: Option<u64>,
+    #[serde(borrow)]
+    role: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    participant: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message: Option<Cow<'a, str>>,
+    state: Option<LightState>,
+}
+
+#[derive(Deserialize)]
+struct LightState {
+    #[serde(default)]
+    agenda: Option<AgendaHead>,
+    #[serde(default)]
+    polls: Vec<PollHead>,
 }
 
 #[derive(Deserialize, Clone, Debug, PartialEq)]
@@ -119,8 +157,19 @@ impl Frame<'_> {
 pub struct Welcome {
     pub seq: u64,
     pub role: String,
-    /// The state (its questions and polls), when the welcome carries one.
+    /// A participant's token.
+    pub participant: Option<String>,
+    /// The state (its agenda, questions and polls), when the welcome carries one.
     pub state: Option<StateHead>,
+}
+
+/// How much of a `welcome`'s state to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The agenda, the questions and the polls.
+    All,
+    /// The agenda and the polls: the questions are skipped.
+    NoQuestions,
 }
 
 /// Opens one WebSocket, from `source` when given, with small buffers: tungstenite's default
@@ -139,22 +188,42 @@ pub async fn open(target: SocketAddr, source: Option<Ipv4Addr>, ws_url: &str) ->
     Ok(ws)
 }
 
-/// Sends `hello` and waits for `welcome`.
-pub async fn greet(ws: &mut Ws, hello: &str) -> anyhow::Result<Welcome> {
+/// Sends `hello` and waits for `welcome`, keeping `keep` of its state.
+pub async fn greet(ws: &mut Ws, hello: &str, keep: Keep) -> anyhow::Result<Welcome> {
     ws.send(Message::text(hello)).await?;
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => {
-                let f: Frame = serde_json::from_str(t.as_str()).context("a frame that is not JSON")?;
-                match f.kind.as_ref() {
-                    "welcome" => {
-                        return Ok(Welcome {
-                            seq: f.seq.unwrap_or(0),
-                            role: f.role.unwrap_or_default().into_owned(),
-                            state: f.state,
-                        })
-                    }
-                    "error" => bail!("hello refused: {}", f.refusal()),
+                let text = t.as_str();
+                let (kind, welcome, refusal) = if keep == Keep::All {
+                    let f: Frame = serde_json::from_str(text).context("a frame that is not JSON")?;
+                    let refusal = f.refusal();
+                    let welcome = Welcome {
+                        seq: f.seq.unwrap_or(0),
+                        role: f.role.unwrap_or_default().into_owned(),
+                        participant: f.participant.map(Cow::into_owned),
+                        state: f.state,
+                    };
+                    (f.kind.into_owned(), welcome, refusal)
+                } else {
+                    let f: LightWelcome = serde_json::from_str(text).context("a frame that is not JSON")?;
+                    let refusal = format!(
+                        "{}: {}",
+                        f.code.as_deref().unwrap_or_default(),
+                        f.message.as_deref().unwrap_or_default()
+                    );
+                    let state = f.state.map(|s| StateHead { agenda: s.agenda, questions: Vec::new(), polls: s.polls });
+                    let welcome = Welcome {
+                        seq: f.seq.unwrap_or(0),
+                        role: f.role.unwrap_or_default().into_owned(),
+                        participant: f.participant.map(Cow::into_owned),
+                        state,
+                    };
+                    (f.kind.into_owned(), welcome, refusal)
+                };
+                match kind.as_str() {
+                    "welcome" => return Ok(welcome),
+                    "error" => bail!("hello refused: {refusal}"),
                     _ => {}
                 }
             }
@@ -179,6 +248,8 @@ pub struct Join {
     pub endpoints: Vec<Endpoint>,
     pub hello: String,
     pub sources: usize,
+    /// What of each welcome's state to keep.
+    pub keep: Keep,
 }
 
 impl Join {
@@ -188,9 +259,14 @@ impl Join {
     }
 
     async fn participant(&self, i: usize) -> anyhow::Result<(Ws, Welcome)> {
+        self.participant_with(i, &self.hello, self.keep).await
+    }
+
+    /// Participant `i`'s socket (its server and source address), greeted with `hello`.
+    pub async fn participant_with(&self, i: usize, hello: &str, keep: Keep) -> anyhow::Result<(Ws, Welcome)> {
         let endpoint = &self.endpoints[i % self.endpoints.len()];
         let mut ws = open(endpoint.addr, self.source(i), &endpoint.ws_url).await?;
-        let welcome = greet(&mut ws, &self.hello).await?;
+        let welcome = greet(&mut ws, hello, keep).await?;
         Ok((ws, welcome))
     }
 }
@@ -264,7 +340,7 @@ pub async fn connect_participants(join: Arc<Join>, n: usize, batch: usize, deadl
 pub async fn connect_moderator(endpoint: &Endpoint, hello: &str) -> anyhow::Result<(Ws, Welcome)> {
     let moderator = async {
         let mut ws = open(endpoint.addr, None, &endpoint.ws_url).await?;
-        let welcome = greet(&mut ws, hello).await?;
+        let welcome = greet(&mut ws, hello, Keep::All).await?;
         if welcome.role != "moderator" {
             bail!("the moderator key was welcomed as {:?}", welcome.role);
         }
@@ -389,6 +465,11 @@ pub struct Call {
 impl Call {
     pub fn latency_us(&self) -> u64 {
         self.at.saturating_duration_since(self.sent).as_micros() as u64
+    }
+
+    /// The `seq` the command was acknowledged with (that of its last event).
+    pub fn seq(&self) -> Option<u64> {
+        self.outcome.as_ref().ok()?.get("seq")?.as_u64()
     }
 }
 

@@ -43,6 +43,31 @@ impl Servers {
     }
 }
 
+/// CPU seconds spent so far by the servers, the store (`--store-pid`) and this load process; or,
+/// from [`Usage::since`], spent between two moments.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    pub server: Option<f64>,
+    pub store: Option<f64>,
+    pub own: Option<f64>,
+}
+
+impl Usage {
+    pub fn now(servers: &Servers, store: &Servers) -> Self {
+        Usage { server: servers.cpu_seconds(), store: store.cpu_seconds(), own: cpu_seconds("self") }
+    }
+
+    /// What was spent from `before` to `self`.
+    pub fn since(&self, before: &Usage) -> Usage {
+        let spent = |now: Option<f64>, then: Option<f64>| now.zip(then).map(|(a, b)| a - b);
+        Usage {
+            server: spent(self.server, before.server),
+            store: spent(self.store, before.store),
+            own: spent(self.own, before.own),
+        }
+    }
+}
+
 /// The server's resident memory, from `/proc/<pid>/status`.
 pub fn vm_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

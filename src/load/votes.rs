@@ -195,11 +195,12 @@ impl View {
 impl Follow for View {
     type Goal = HashMap<String, u64>;
 
-    fn on_event(&mut self, event: &EventHead, _at: Instant) -> bool {
+    fn on_event(&mut self, _seq: u64, event: &EventHead, _at: Instant) -> bool {
         View::on_event(self, event)
     }
 
-    fn on_state(&mut self, state: &StateHead, _at: Instant) -> bool {
+    fn on_welcome(&mut self, _seq: u64, state: Option<&StateHead>, _at: Instant) -> bool {
+        let Some(state) = state else { return false };
         let fresh = View::from_questions(&state.questions);
         let changed = fresh != *self;
         *self = fresh;

@@ -1,11 +1,13 @@
 //! The vote phase's figures and verdict: what is printed, and whether the run passed.
 
-use super::{Closed, Published, Voting, CONVERGE_TIMEOUT};
+use super::{Closed, Published, Voting};
 use crate::load::ballots::{check_receipts, shared_receipts, Choice, PollView, Shape, Tally};
+use crate::load::report::{line, print_anomalies, print_connect, print_frames, print_storm};
 use crate::load::socket::Connect;
 use crate::load::stats::{f2, quantile_ms};
+use crate::load::storm::Counted;
 use crate::load::watch::Watched;
-use crate::load::Setup;
+use crate::load::{Setup, CONVERGE_TIMEOUT};
 
 /// Everything the vote phase measured.
 pub(super) struct Outcome {
@@ -28,18 +30,11 @@ pub(super) struct Outcome {
 
 /// Figures derived from an [`Outcome`].
 struct Figures {
-    sent: usize,
-    acked: usize,
-    refused: usize,
-    /// Timed out or lost with the socket: applied or not, nobody knows.
-    unanswered: usize,
-    unsent: usize,
+    counted: Counted,
     bad_acks: usize,
     receipt_changes: u32,
     /// Voters who cast more than one ballot.
     changers: usize,
-    /// Sorted ack latencies, µs.
-    latencies: Vec<u64>,
     /// Sorted per-client times from the last ack to the tally becoming final, µs.
     converge: Vec<u64>,
     /// Clients whose last tally differs from the expected one.
@@ -51,58 +46,58 @@ struct Figures {
     /// What is wrong with each server's published receipts.
     receipt_problems: Vec<(String, Vec<String>)>,
     shared: usize,
-    first_refusal: Option<String>,
+}
+
+/// What is wrong with a poll's close (`None`: it carries exactly `expected`).
+pub fn close_problem(closed: &Result<Closed, String>, expected: Tally) -> Option<String> {
+    match closed {
+        Err(e) => Some(e.clone()),
+        Ok(c) if c.tally != Some(expected) => Some(format!(
+            "poll.closed says {}, the acknowledged ballots make {expected}",
+            c.tally.map_or("no counts".into(), |t| t.to_string()),
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// What is wrong with each server's published receipts (empty lists: nothing).
+pub fn receipt_problems(
+    published: &[Published],
+    poll: &str,
+    receipts: &[(String, Choice)],
+    expected: Tally,
+) -> Vec<(String, Vec<String>)> {
+    (published.iter())
+        .map(|(url, doc)| {
+            let problems = match doc {
+                Ok(doc) => check_receipts(doc, poll, receipts, expected),
+                Err(e) => vec![e.clone()],
+            };
+            (url.clone(), problems)
+        })
+        .collect()
 }
 
 impl Outcome {
     fn figures(&self) -> Figures {
-        let casts = || self.voting.driven.iter().flat_map(|d| &d.casts);
-        let unknown = |e: &str| e == "timeout" || e == "socket closed" || e.starts_with("send:");
-        let mut latencies: Vec<u64> = casts().filter(|c| c.outcome.is_ok()).map(|c| c.latency_us).collect();
-        latencies.sort_unstable();
         let final_tally = |w: &Watched<PollView>| w.view.tally == Some(self.expected);
         let mut converge: Vec<u64> = (self.watched.iter().filter(|w| final_tally(w)))
             .map(|w| {
-                w.view.tally_at.map_or(0, |t| t.saturating_duration_since(self.voting.last_ack).as_micros() as u64)
+                w.view.tally_at.map_or(0, |t| t.saturating_duration_since(self.voting.span.last_ack).as_micros() as u64)
             })
             .collect();
         converge.sort_unstable();
-        let errors = || casts().filter_map(|c| c.outcome.as_ref().err());
-        let close_problem = match &self.closed {
-            Err(e) => Some(e.clone()),
-            Ok(c) if c.tally != Some(self.expected) => Some(format!(
-                "poll.closed says {}, the acknowledged ballots make {}",
-                c.tally.map_or("no counts".into(), |t| t.to_string()),
-                self.expected
-            )),
-            Ok(_) => None,
-        };
-        let receipt_problems = (self.published.iter())
-            .map(|(url, doc)| {
-                let problems = match doc {
-                    Ok(doc) => check_receipts(doc, &self.poll, &self.receipts, self.expected),
-                    Err(e) => vec![e.clone()],
-                };
-                (url.clone(), problems)
-            })
-            .collect();
         Figures {
-            sent: casts().count(),
-            acked: latencies.len(),
-            refused: errors().filter(|e| !unknown(e)).count(),
-            unanswered: errors().filter(|e| unknown(e)).count(),
-            unsent: self.voting.driven.iter().map(|d| d.unsent).sum(),
+            counted: Counted::of(self.voting.fates(), self.voting.unsent()),
             bad_acks: self.voting.driven.iter().map(|d| d.bad_acks).sum(),
             receipt_changes: self.voting.driven.iter().map(|d| d.voter.receipt_changes).sum(),
             changers: self.voting.driven.iter().filter(|d| d.casts.len() > 1).count(),
-            latencies,
             converge,
             mismatched: (0..self.watched.len()).filter(|&k| !final_tally(&self.watched[k])).collect(),
             unclosed: self.watched.iter().filter(|w| w.view.closed != Some(self.expected)).count(),
-            close_problem,
-            receipt_problems,
+            close_problem: close_problem(&self.closed, self.expected),
+            receipt_problems: receipt_problems(&self.published, &self.poll, &self.receipts, self.expected),
             shared: shared_receipts(&self.receipts),
-            first_refusal: errors().next().cloned(),
         }
     }
 
@@ -117,8 +112,8 @@ impl Outcome {
             && self.closed_seen
             && f.close_problem.is_none()
             && f.receipt_problems.iter().all(|(_, p)| p.is_empty())
-            && c.failed + c.skipped + f.refused + f.unanswered + f.unsent + f.bad_acks + f.mismatched.len() + f.unclosed
-                == 0
+            && f.counted.clean()
+            && c.failed + c.skipped + f.bad_acks + f.mismatched.len() + f.unclosed == 0
             && f.receipt_changes == 0
     }
 
@@ -134,47 +129,32 @@ impl Outcome {
     }
 
     fn print_setup(&self, setup: &Setup) {
-        let c = &self.connect;
-        println!();
-        println!(
-            "  {:<18} {} of {} ({} failed, {} not tried)",
-            "participants", c.connected, setup.n, c.failed, c.skipped
-        );
-        println!("  {:<18} {:.3} s (all welcomes)", "connect time", c.seconds);
+        print_connect(&self.connect, setup.n);
         let known = self.known.map_or_else(
             || format!("NOT every client knew it within {CONVERGE_TIMEOUT:?}"),
             |s| format!("every client knew it {s:.2} s after the ack"),
         );
-        println!("  {:<18} {} opened; {known}", "poll", self.poll);
+        line("poll", format!("{} opened; {known}", self.poll));
     }
 
     fn print_voting(&self, shape: Shape, f: &Figures) {
-        let secs = self.voting.seconds();
-        println!(
-            "  {:<18} {} voters, {} of them casting {} more: {} sent, {} acked, {} refused, {} unanswered, {} not sent; {secs:.2} s",
-            "ballots", self.voting.driven.len(), f.changers, shape.recasts, f.sent, f.acked, f.refused, f.unanswered, f.unsent
+        let c = &f.counted;
+        line(
+            "ballots",
+            format!(
+                "{} voters, {} of them casting {} more: {} sent, {} acked, {} refused, {} unanswered, {} not sent; {:.2} s",
+                self.voting.driven.len(),
+                f.changers,
+                shape.recasts,
+                c.sent,
+                c.acked,
+                c.refused,
+                c.unanswered,
+                c.unsent,
+                self.voting.span.seconds()
+            ),
         );
-        println!(
-            "  {:<18} {:.0} (acks received / time from the first ballot to the last ack)",
-            "votes per second",
-            f.acked as f64 / secs.max(1e-9)
-        );
-        let (p50, p99, max) =
-            (quantile_ms(&f.latencies, 0.5), quantile_ms(&f.latencies, 0.99), quantile_ms(&f.latencies, 1.0));
-        println!("  {:<18} p50 {p50:.2} ms   p99 {p99:.2} ms   max {max:.2} ms", "ack latency");
-        let per = |cpu: f64| cpu * 1e6 / f.acked.max(1) as f64;
-        if let Some(cpu) = self.voting.server_cpu {
-            println!("  {:<18} {cpu:.2} s while voting: {:.1} µs per acked ballot", "server CPU", per(cpu));
-        }
-        if let Some(cpu) = self.voting.store_cpu {
-            println!("  {:<18} {cpu:.2} s while voting: {:.1} µs per acked ballot", "store CPU", per(cpu));
-        }
-        if let Some(cpu) = self.voting.own_cpu {
-            println!("  {:<18} {cpu:.2} s while voting (this load process)", "client CPU");
-        }
-        if let Some(first) = &f.first_refusal {
-            println!("  {:<18} {first}", "first refusal");
-        }
+        print_storm(c, &self.voting.span, "ballot");
     }
 
     fn print_checks(&self, f: &Figures) {
@@ -191,56 +171,36 @@ impl Outcome {
                 f.mismatched.len()
             )
         };
-        println!("  {:<18} {converge}", "convergence");
-        let mut frames: Vec<u32> = self.watched.iter().map(|w| w.frames).collect();
-        frames.sort_unstable();
-        // A rate from two frames says little (a frame held behind the client's own command
-        // arrives late, close to the next one): only clients that received three or more.
-        let fastest = self.watched.iter().filter_map(|w| {
-            let (first, last) = w.frames_span?;
-            let span = last.saturating_duration_since(first).as_secs_f64();
-            (w.frames > 2 && span > 0.0).then(|| f64::from(w.frames - 1) / span)
-        });
-        let fastest = fastest.fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.max(r))));
-        println!(
-            "  {:<18} {} per client (median){}",
-            "tally frames",
-            frames.get(frames.len() / 2).copied().unwrap_or(0),
-            fastest.map_or_else(String::new, |r| format!(", at most {r:.1} a second (clients with 3 or more)"))
-        );
+        line("convergence", converge);
+        print_frames("tally frames", &self.watched, 3);
         match &self.closed {
-            Ok(c) => println!(
-                "  {:<18} {} ({}: {}) {:.0} ms after poll.close; {} of {} clients received it as expected",
+            Ok(c) => line(
                 "poll.closed",
-                c.tally.map_or("no counts".into(), |t| t.to_string()),
-                c.outcome,
-                c.rule,
-                c.seconds * 1e3,
-                self.watched.len() - f.unclosed,
-                self.watched.len()
+                format!(
+                    "{} ({}: {}) {:.0} ms after poll.close; {} of {} clients received it as expected",
+                    c.tally.map_or("no counts".into(), |t| t.to_string()),
+                    c.outcome,
+                    c.rule,
+                    c.seconds * 1e3,
+                    self.watched.len() - f.unclosed,
+                    self.watched.len()
+                ),
             ),
-            Err(e) => println!("  {:<18} {e}", "poll.closed"),
+            Err(e) => line("poll.closed", e),
         }
         let good = f.receipt_problems.iter().filter(|(_, p)| p.is_empty()).count();
-        println!(
-            "  {:<18} {} voters, {} receipts changed for a voter, {} shared by two voters; \
-             receipts.json lists exactly them on {good} of {} servers",
+        line(
             "receipts",
-            self.receipts.len(),
-            f.receipt_changes,
-            f.shared,
-            f.receipt_problems.len()
+            format!(
+                "{} voters, {} receipts changed for a voter, {} shared by two voters; \
+                 receipts.json lists exactly them on {good} of {} servers",
+                self.receipts.len(),
+                f.receipt_changes,
+                f.shared,
+                f.receipt_problems.len()
+            ),
         );
-        let sum = |g: fn(&Watched<PollView>) -> u32| self.watched.iter().map(g).sum::<u32>();
-        println!(
-            "  {:<18} {} seq gaps, {} resyncs, {} errors, {} closed, {} acks not matching their ballot",
-            "anomalies",
-            sum(|w| w.gaps),
-            sum(|w| w.resyncs),
-            sum(|w| w.errors),
-            sum(|w| u32::from(w.closed)),
-            f.bad_acks
-        );
+        print_anomalies(&self.watched, &format!(", {} acks not matching their ballot", f.bad_acks));
     }
 
     /// The first few differences, so that a failed run says what was wrong.
@@ -266,13 +226,15 @@ impl Outcome {
     }
 
     fn print_result(&self, setup: &Setup, shape: Shape, f: &Figures) {
-        let secs = self.voting.seconds();
+        let c = &f.counted;
+        let span = &self.voting.span;
         let converge = |p| if self.converged { format!("{:.0}", quantile_ms(&f.converge, p)) } else { "na".into() };
-        let per = |cpu: Option<f64>| f2(cpu.map(|c| c * 1e6 / f.acked.max(1) as f64));
+        let per = |cpu: Option<f64>| f2(cpu.map(|s| s * 1e6 / c.acked.max(1) as f64));
+        let (p50, p99, max) = c.ack_ms();
         println!(
             "RESULT phase=vote clients={} connected={} failed={} change_percent={} recasts={} changers={} sent={} \
-             acked={} refused={} unanswered={} unsent={} vote_s={secs:.3} votes_per_s={:.0} ack_p50_ms={:.2} \
-             ack_p99_ms={:.2} ack_max_ms={:.2} converge_ms={} converge_p50_ms={} mismatched={} unclosed={} \
+             acked={} refused={} unanswered={} unsent={} vote_s={:.3} votes_per_s={:.0} ack_p50_ms={p50:.2} \
+             ack_p99_ms={p99:.2} ack_max_ms={max:.2} converge_ms={} converge_p50_ms={} mismatched={} unclosed={} \
              close_ok={} receipts_ok={} receipt_changes={} shared_receipts={} bad_acks={} server_cpu_s={} \
              store_cpu_s={} client_cpu_s={} us_per_cmd={} store_us_per_cmd={} servers={} ok={}",
             setup.n,
@@ -281,15 +243,13 @@ impl Outcome {
             shape.change_percent,
             shape.recasts,
             f.changers,
-            f.sent,
-            f.acked,
-            f.refused,
-            f.unanswered,
-            f.unsent,
-            f.acked as f64 / secs.max(1e-9),
-            quantile_ms(&f.latencies, 0.5),
-            quantile_ms(&f.latencies, 0.99),
-            quantile_ms(&f.latencies, 1.0),
+            c.sent,
+            c.acked,
+            c.refused,
+            c.unanswered,
+            c.unsent,
+            span.seconds(),
+            c.per_second(span),
             converge(1.0),
             converge(0.5),
             f.mismatched.len(),
@@ -299,11 +259,11 @@ impl Outcome {
             f.receipt_changes,
             f.shared,
             f.bad_acks,
-            f2(self.voting.server_cpu),
-            f2(self.voting.store_cpu),
-            f2(self.voting.own_cpu),
-            per(self.voting.server_cpu),
-            per(self.voting.store_cpu),
+            f2(span.usage.server),
+            f2(span.usage.store),
+            f2(span.usage.own),
+            per(span.usage.server),
+            per(span.usage.store),
             setup.endpoints.len(),
             self.ok(),
         );
