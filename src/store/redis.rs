@@ -474,17 +474,39 @@ impl Drop for RedisStore {
 /// Where commands go: one Redis (a reconnecting multiplexed connection), or a Redis Cluster
 /// (commands routed by their first key: every key of a session is on its slot).
 #[derive(Clone)]
-enum Conn {
+enum Route {
     Single(ConnectionManager),
     Cluster(redis::cluster_async::ClusterConnection),
 }
 
+/// The command connection, behind a breaker: while Redis does not answer the watchdog's pings
+/// ([`PING_TIMEOUT`]), every command, new or waiting, fails at once with an error the store
+/// reports as unavailable. So a storm may queue commands for long (a generous response
+/// timeout), and an outage is still told in a second or two.
+#[derive(Clone)]
+struct Conn {
+    route: Route,
+    down: tokio::sync::watch::Receiver<bool>,
+}
+
+fn redis_down() -> redis::RedisError {
+    redis::RedisError::from((redis::ErrorKind::Io, "redis does not answer"))
+}
+
 impl redis::aio::ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
-        match self {
-            Conn::Single(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => c.req_packed_command(cmd),
-        }
+        let mut down = self.down.clone();
+        let sent = match &mut self.route {
+            Route::Single(c) => c.req_packed_command(cmd),
+            Route::Cluster(c) => c.req_packed_command(cmd),
+        };
+        Box::pin(async move {
+            tokio::select! {
+                biased;
+                Ok(_) = down.wait_for(|d| *d) => Err(redis_down()),
+                r = sent => r,
+            }
+        })
     }
 
     fn req_packed_commands<'a>(
@@ -493,16 +515,24 @@ impl redis::aio::ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
-        match self {
-            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
+        let mut down = self.down.clone();
+        let sent = match &mut self.route {
+            Route::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Route::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        };
+        Box::pin(async move {
+            tokio::select! {
+                biased;
+                Ok(_) = down.wait_for(|d| *d) => Err(redis_down()),
+                r = sent => r,
+            }
+        })
     }
 
     fn get_db(&self) -> i64 {
-        match self {
-            Conn::Single(c) => c.get_db(),
-            Conn::Cluster(c) => c.get_db(),
+        match &self.route {
+            Route::Single(c) => c.get_db(),
+            Route::Cluster(c) => c.get_db(),
         }
     }
 }
@@ -570,6 +600,11 @@ fn corrupt(e: serde_json::Error) -> StoreError {
 /// is told the store is unavailable.
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(5);
 const PING_LISTENER_EVERY: Duration = Duration::from_secs(1);
+/// A ping unanswered this long trips the breaker (see [`Conn`]).
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a command may wait for its answer while Redis does answer pings: a storm of
+/// 10,000 phones queues commands for seconds, which is slow, not an outage.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The nodes `url` names when it names a Redis Cluster: `redis+cluster://h1:p1,h2:p2,…` or a
 /// comma list of `redis://` URLs; `None` for one Redis.
@@ -609,7 +644,7 @@ impl RedisStore {
                 let client = redis::Client::open(url).map_err(unavailable)?;
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(Duration::from_secs(2)))
-                    .set_response_timeout(Some(Duration::from_secs(5)))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
                     .set_number_of_retries(2)
                     .set_max_delay(Duration::from_secs(1));
                 let conn = client.get_connection_manager_with_config(config.clone()).await.map_err(unavailable)?;
@@ -618,13 +653,13 @@ impl RedisStore {
                 let client = redis::Client::open(info.set_redis_settings(resp3)).map_err(unavailable)?;
                 let config = config.set_push_sender(on_push).set_automatic_resubscription();
                 let listener = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
-                (Conn::Single(conn), Listener::Single(listener), "PUBLISH")
+                (Route::Single(conn), Listener::Single(listener), "PUBLISH")
             }
             Some(nodes) => {
                 let builder = || {
                     redis::cluster::ClusterClientBuilder::new(nodes.clone())
                         .connection_timeout(Duration::from_secs(2))
-                        .response_timeout(Duration::from_secs(5))
+                        .response_timeout(RESPONSE_TIMEOUT)
                         .retries(2)
                 };
                 let client = builder().build().map_err(unavailable)?;
@@ -635,11 +670,15 @@ impl RedisStore {
                     .build()
                     .map_err(unavailable)?;
                 let listener = client.get_async_connection().await.map_err(unavailable)?;
-                (Conn::Cluster(conn), Listener::Cluster(listener), "SPUBLISH")
+                (Route::Cluster(conn), Listener::Cluster(listener), "SPUBLISH")
             }
         };
+        let (breaker, down) = tokio::sync::watch::channel(false);
+        let conn = Conn { route: conn, down };
         let mut c = conn.clone();
         let _: String = redis::cmd("PING").query_async(&mut c).await.map_err(unavailable)?;
+        // Pings Redis on the listener's connection (apart from the commands' queue, so a storm
+        // does not look like an outage): it keeps that connection alive and drives the breaker.
         let watchdog = tokio::spawn({
             let mut listener = listener.clone();
             async move {
@@ -647,9 +686,26 @@ impl RedisStore {
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    if let Err(e) = listener.ping().await {
-                        tracing::debug!(error = %e, "redis feed connection ping failed");
-                    }
+                    let answered = match tokio::time::timeout(PING_TIMEOUT, listener.ping()).await {
+                        Ok(Ok(())) => true,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "redis ping failed");
+                            false
+                        }
+                        Err(_) => false,
+                    };
+                    breaker.send_if_modified(|down| {
+                        let changed = *down == answered;
+                        if changed {
+                            if answered {
+                                tracing::info!("redis answers again");
+                            } else {
+                                tracing::warn!("redis does not answer: commands fail until it does");
+                            }
+                        }
+                        *down = !answered;
+                        changed
+                    });
                 }
             }
         });
