@@ -681,6 +681,7 @@ impl RedisStore {
         // does not look like an outage): it keeps that connection alive and drives the breaker.
         let watchdog = tokio::spawn({
             let mut listener = listener.clone();
+            let feed = feed.clone();
             async move {
                 let mut tick = tokio::time::interval(PING_LISTENER_EVERY);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -694,18 +695,19 @@ impl RedisStore {
                         }
                         Err(_) => false,
                     };
-                    breaker.send_if_modified(|down| {
+                    let changed = breaker.send_if_modified(|down| {
                         let changed = *down == answered;
-                        if changed {
-                            if answered {
-                                tracing::info!("redis answers again");
-                            } else {
-                                tracing::warn!("redis does not answer: commands fail until it does");
-                            }
-                        }
                         *down = !answered;
                         changed
                     });
+                    if changed && answered {
+                        // Messages may have been missed meanwhile, and a hub's check made while
+                        // the breaker was open failed: every hub checks again now.
+                        tracing::info!("redis answers again");
+                        let _ = feed.send(Feed::Gap);
+                    } else if changed {
+                        tracing::warn!("redis does not answer: commands fail until it does");
+                    }
                 }
             }
         });
