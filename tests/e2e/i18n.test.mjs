@@ -3,6 +3,10 @@
 // (the moderator's and the rapporteur's share console.*, the landing page's and the editor's
 // share landing.*), so a phone downloads only its own strings and the shared ones.
 //
+// A script loaded on demand may bring a dictionary of its own, fetched with it
+// (`/assets/i18n/phone-vote.${lang}.json`: the participant page's votes): the page loads that
+// one too, and only that script may fetch it.
+//
 // A page "names" a key when its HTML or one of its scripts (the module it loads and everything
 // that imports, statically or on demand) writes the key in quotes, or a prefix of it in a
 // template (`part.err.${…}`) or a tv('prefix', …) call.
@@ -32,8 +36,14 @@ const pages = readdirSync(web).filter((f) => f.endsWith('.html')).map((html) => 
     scripts.add(f);
     for (const m of read(f).matchAll(/(?:from|import\()\s*'\.\/([\w-]+\.js)'/g)) queue.push(m[1]);
   }
-  return { html, src: [src, ...[...scripts].map(read)].join('\n'), scripts, dicts: ['', ...extra.split(/\s+/).filter(Boolean)] };
+  const fetched = [...scripts].flatMap((f) => scriptDicts(read(f)));
+  return { html, src: [src, ...[...scripts].map(read)].join('\n'), scripts, dicts: ['', ...extra.split(/\s+/).filter(Boolean), ...fetched] };
 });
+
+/** The dictionaries a script fetches itself (`/assets/i18n/<name>.${lang}.json`). */
+function scriptDicts(js) {
+  return [...js.matchAll(/\/assets\/i18n\/([\w-]+)\.\$\{/g)].map((m) => m[1]);
+}
 
 const KEY = /^[a-z_]+\.[a-z0-9_.]+$/;
 /** The keys written out whole: t('…') in scripts, data-i18n and data-i18n-attr anywhere. */
@@ -61,6 +71,25 @@ test('French and English have the same keys in every dictionary', () => {
     assert.ok(existsSync(new URL(`i18n/${dictFile(n, 'fr')}.json`, web)), `${dictFile(n, 'fr')}.json`);
     assert.deepEqual(Object.keys(dict(n, 'fr')).sort(), Object.keys(dict(n)).sort(), `${n || 'shared'} dictionary`);
   }
+});
+
+test('a dictionary a script fetches comes with that script only, which is loaded on demand', () => {
+  const scripts = readdirSync(web).filter((f) => f.endsWith('.js'));
+  const owners = new Map();
+  for (const f of scripts) for (const d of scriptDicts(read(f))) owners.set(d, [...(owners.get(d) || []), f]);
+  for (const [d, by] of owners) {
+    assert.equal(by.length, 1, `${d} is fetched by ${by.join(' and ')}`);
+    const statically = scripts.filter((f) => read(f).includes(`from './${by[0]}'`));
+    assert.deepEqual(statically, [], `${by[0]} (which fetches ${d}) is imported on demand only`);
+    for (const p of pages) {
+      const src = read(p.html);
+      assert.ok(!src.includes(`/assets/${by[0]}"`), `${p.html} loads ${by[0]} on its first load`);
+      const extra = (/<html[^>]*\sdata-i18n-extra="([^"]*)"/.exec(src) || [])[1] || '';
+      assert.ok(!extra.split(/\s+/).includes(d), `${p.html} loads ${d} on its first load`);
+    }
+  }
+  const participant = pages.find((p) => p.html === 'participant.html');
+  assert.ok(participant.scripts.has('phone-vote.js') && participant.dicts.includes('phone-vote'), 'the participant page brings its votes on demand');
 });
 
 test('every page loads dictionaries that exist', () => {
