@@ -1,6 +1,7 @@
 //! The live protocol on the wire: what clients send ([`ClientMsg`], parsed into typed
 //! commands), what the server sends ([`ServerMsg`]), and what each role may see of the state
-//! ([`state_view`]) and of each event ([`event_frame`]). The only place the live protocol
+//! ([`state_view`]) and of each event ([`event_frame`]); the `welcome`'s state serialised once
+//! per role and shared by every socket ([`SharedView`]). The only place the live protocol
 //! meets serde.
 //!
 //! Every frame is a JSON object with a `type`. A client opens with `hello`; the server answers
@@ -17,9 +18,11 @@ use crate::domain::{Command, DomainError, DraftKind, DraftStatus, ItemKind, Phas
 use crate::domain::{Localized, Session};
 use crate::domain::{Reply, Role, Sequenced, Settings};
 use crate::store::Snapshot;
+use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 
 /// Frames larger than this close the connection with 1009.
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -732,6 +735,8 @@ pub struct RosterView {
 
 /// The state as one viewer sees it: the contract's state view, plus the fields the pages use.
 /// What differs by role: which questions are shown, and the `by`, `mine` and `upvoted` fields.
+/// [`StateView::write_shared`] writes the same fields in the same order for the shared
+/// `welcome` ([`SharedView`]); a test holds the two to each other byte for byte.
 #[derive(Debug, Serialize)]
 pub struct StateView<'a> {
     pub id: &'a str,
@@ -811,14 +816,7 @@ pub fn state_view<'a>(snapshot: &'a Snapshot, viewer: &Viewer<'_>) -> StateView<
             }
         })
         .collect();
-    let mut polls: Vec<PollView<'_>> = s
-        .votes
-        .polls
-        .values()
-        .map(|p| PollView::new(p, s.votes.tallies.get(&p.id), s.votes.eligible, viewer.role))
-        .collect();
-    // In the order they were opened, as clients add them.
-    polls.sort_by(|a, b| a.opened_at.cmp(&b.opened_at).then_with(|| a.id.cmp(b.id)));
+    let polls = polls_view(s, viewer.role);
     let participant = viewer.role == Role::Participant;
     StateView {
         id: &s.id,
@@ -837,15 +835,7 @@ pub fn state_view<'a>(snapshot: &'a Snapshot, viewer: &Viewer<'_>) -> StateView<
         agenda: AgendaView { current: s.agenda.current, since: s.agenda.since, items },
         qa_open: s.agenda.qa_open,
         highlighted: s.questions.highlighted.as_deref(),
-        floor: FloorView {
-            speaking: s.floor.speaking.as_ref().map(|t| TurnView {
-                request: RequestView::new(&t.request, viewer),
-                since: t.since,
-                limit_seconds: t.limit_seconds,
-            }),
-            queue: s.floor.queue.iter().map(|r| RequestView::new(r, viewer)).collect(),
-            turn_seconds: s.turn_seconds(),
-        },
+        floor: floor_view(s, viewer),
         questions,
         drafts,
         polls,
@@ -855,14 +845,331 @@ pub fn state_view<'a>(snapshot: &'a Snapshot, viewer: &Viewer<'_>) -> StateView<
             RosterView { entries: r.entries, weight: r.weight, claimed: snapshot.claimed }
         }),
         voter: participant.then(|| voter_view(s, viewer.participant)).flatten(),
-        ballots: participant.then(|| {
-            snapshot
-                .ballots
-                .iter()
-                .map(|(p, b)| (p.as_str(), BallotView { choice: b.choice, receipt: &b.receipt }))
-                .collect()
-        }),
+        ballots: participant.then(|| ballots_view(snapshot)),
         participant_url: None,
+    }
+}
+
+fn polls_view(s: &Session, role: Role) -> Vec<PollView<'_>> {
+    let mut polls: Vec<PollView<'_>> =
+        s.votes.polls.values().map(|p| PollView::new(p, s.votes.tallies.get(&p.id), s.votes.eligible, role)).collect();
+    // In the order they were opened, as clients add them.
+    polls.sort_by(|a, b| a.opened_at.cmp(&b.opened_at).then_with(|| a.id.cmp(b.id)));
+    polls
+}
+
+fn floor_view<'a>(s: &'a Session, viewer: &Viewer<'_>) -> FloorView<'a> {
+    FloorView {
+        speaking: s.floor.speaking.as_ref().map(|t| TurnView {
+            request: RequestView::new(&t.request, viewer),
+            since: t.since,
+            limit_seconds: t.limit_seconds,
+        }),
+        queue: s.floor.queue.iter().map(|r| RequestView::new(r, viewer)).collect(),
+        turn_seconds: s.turn_seconds(),
+    }
+}
+
+fn ballots_view(snapshot: &Snapshot) -> BTreeMap<&str, BallotView<'_>> {
+    snapshot.ballots.iter().map(|(p, b)| (p.as_str(), BallotView { choice: b.choice, receipt: &b.receipt })).collect()
+}
+
+/// `,"key":value`, as `serde_json` writes a struct's field (keys here are plain identifiers).
+fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    write_json(out, value);
+}
+
+fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Serialising these types cannot fail: no maps with non-string keys, no custom impls.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// Where the parts a viewer may have of their own lie in a view written by
+/// [`StateView::write_shared`].
+struct Marks {
+    /// The floor's value.
+    floor: Range<usize>,
+    /// Each question of the array.
+    questions: Vec<Range<usize>>,
+    /// The array's closing bracket.
+    questions_end: usize,
+    /// The polls' value.
+    polls: Range<usize>,
+}
+
+impl StateView<'_> {
+    /// Writes the view as its `Serialize` does, field for field, up to the viewer's own fields
+    /// (`voter`, `ballots`, `participant_url`) and without the closing brace; notes where the
+    /// floor and each question lie. [`StateView::write_own`] writes the rest.
+    fn write_shared(&self, out: &mut Vec<u8>) -> Marks {
+        out.extend_from_slice(b"{\"id\":");
+        write_json(out, self.id);
+        put(out, "code", self.code);
+        put(out, "role", &self.role);
+        put(out, "title", self.title);
+        put(out, "reference", &self.reference);
+        put(out, "venue", &self.venue);
+        put(out, "starts_at", &self.starts_at);
+        put(out, "ends_at", &self.ends_at);
+        put(out, "languages", self.languages);
+        put(out, "phase", &self.phase);
+        put(out, "started_at", &self.started_at);
+        put(out, "ended_at", &self.ended_at);
+        put(out, "seq", &self.seq);
+        put(out, "agenda", &self.agenda);
+        put(out, "qa_open", &self.qa_open);
+        put(out, "highlighted", &self.highlighted);
+        out.extend_from_slice(b",\"floor\":");
+        let start = out.len();
+        write_json(out, &self.floor);
+        let floor = start..out.len();
+        out.extend_from_slice(b",\"questions\":[");
+        let mut questions = Vec::with_capacity(self.questions.len());
+        for (k, q) in self.questions.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            let start = out.len();
+            write_json(out, q);
+            questions.push(start..out.len());
+        }
+        let questions_end = out.len();
+        out.push(b']');
+        put(out, "drafts", &self.drafts);
+        out.extend_from_slice(b",\"polls\":");
+        let start = out.len();
+        write_json(out, &self.polls);
+        let polls = start..out.len();
+        put(out, "settings", &self.settings);
+        if let Some(roster) = &self.roster {
+            put(out, "roster", roster);
+        }
+        Marks { floor, questions, questions_end, polls }
+    }
+
+    /// The viewer's own fields and the closing brace: what [`StateView::write_shared`] leaves out.
+    #[cfg(test)]
+    fn write_own(&self, out: &mut Vec<u8>) {
+        write_own(out, self.voter.as_ref(), self.ballots.as_ref(), self.participant_url.as_deref());
+    }
+}
+
+fn write_own(
+    out: &mut Vec<u8>,
+    voter: Option<&VoterView<'_>>,
+    ballots: Option<&BTreeMap<&str, BallotView<'_>>>,
+    participant_url: Option<&str>,
+) {
+    if let Some(voter) = voter {
+        put(out, "voter", voter);
+    }
+    if let Some(ballots) = ballots {
+        put(out, "ballots", ballots);
+    }
+    if let Some(url) = participant_url {
+        put(out, "participant_url", url);
+    }
+    out.push(b'}');
+}
+
+/// The `welcome` frame's fields before its state.
+pub struct WelcomeHead<'a> {
+    pub role: Role,
+    pub session: &'a str,
+    pub code: &'a str,
+    pub participant: Option<&'a str>,
+    pub seq: u64,
+    pub server_time: i64,
+}
+
+impl WelcomeHead<'_> {
+    fn message<'s>(&'s self, state: Option<Box<StateView<'s>>>) -> ServerMsg<'s> {
+        ServerMsg::Welcome {
+            role: self.role,
+            session: self.session,
+            code: self.code,
+            participant: self.participant,
+            seq: self.seq,
+            server_time: self.server_time,
+            state,
+        }
+    }
+
+    /// The `welcome` without a state (the missed events follow it).
+    pub fn to_json(&self) -> String {
+        self.message(None).to_json()
+    }
+
+    /// `{"type":"welcome",…,"server_time":…,"state":`: the state is the frame's last field.
+    fn open_state(&self) -> Vec<u8> {
+        let mut head = self.to_json().into_bytes();
+        head.pop();
+        head.extend_from_slice(b",\"state\":");
+        head
+    }
+}
+
+/// One role's view of the state, serialised once and shared by every socket of that role that
+/// joins at the same `seq`: a room of phones joining at once costs one serialisation of the
+/// questions and drafts, not one per phone. A socket's `welcome` is these bytes with the
+/// viewer's own parts spliced in ([`SharedView::welcome`]); the frame is byte for byte the one
+/// [`ServerMsg::Welcome`] writes with [`state_view`].
+///
+/// What a participant has of their own: the questions they asked (`mine`, and in any status)
+/// or upvoted (`upvoted: true`), their place in the list of speakers (`mine`), `voter` and
+/// `ballots`. The shared bytes are a participant's view with none of these. Every role's
+/// `participant_url` comes from the request (its `Host`), so it is the viewer's own too. The
+/// polls are written for each socket: their running tallies and the eligible weight (which
+/// grows with every participant who joins, in open voting) change without an event, and they
+/// are few.
+pub struct SharedView {
+    role: Role,
+    seq: u64,
+    /// What the view was made from that changes without an event, besides the polls: a view
+    /// fits a snapshot only when these are the same too.
+    upvotes: HashMap<String, u64>,
+    claimed: u64,
+    /// The state object up to its viewer's own fields, without its closing brace.
+    body: Bytes,
+    floor: Range<usize>,
+    polls: Range<usize>,
+    /// The shared questions' ids and places in `body`, in the view's order.
+    questions: Vec<(String, Range<usize>)>,
+    questions_end: usize,
+}
+
+impl SharedView {
+    /// Serialises `role`'s view of `snapshot` for a viewer with nothing of their own.
+    pub fn build(snapshot: &Snapshot, role: Role) -> SharedView {
+        let nothing = HashSet::new();
+        let viewer = Viewer { role, participant: None, upvoted: &nothing };
+        let view = state_view(snapshot, &viewer);
+        let mut body = Vec::with_capacity(16 * 1024);
+        let marks = view.write_shared(&mut body);
+        let questions = view.questions.iter().map(|q| q.id.to_owned()).zip(marks.questions).collect();
+        let s = &snapshot.session;
+        SharedView {
+            role,
+            seq: s.seq,
+            upvotes: snapshot.upvotes.clone(),
+            claimed: snapshot.claimed,
+            body: body.into(),
+            floor: marks.floor,
+            polls: marks.polls,
+            questions,
+            questions_end: marks.questions_end,
+        }
+    }
+
+    /// Whether this is `role`'s view of `snapshot` (its own parts aside).
+    pub fn fits(&self, snapshot: &Snapshot, role: Role) -> bool {
+        let s = &snapshot.session;
+        self.role == role && self.seq == s.seq && self.claimed == snapshot.claimed && self.upvotes == snapshot.upvotes
+    }
+
+    /// The `welcome` frame for `viewer`, with the state of `snapshot` (which this view
+    /// [`fits`](Self::fits)), as pieces to send in order as one text frame.
+    pub fn welcome(
+        &self,
+        head: &WelcomeHead<'_>,
+        snapshot: &Snapshot,
+        viewer: &Viewer<'_>,
+        participant_url: Option<&str>,
+    ) -> Vec<Bytes> {
+        let s = &snapshot.session;
+        let own = match self.own_parts(snapshot, viewer) {
+            Some(own) => own,
+            None => {
+                // Not this view's snapshot after all: the whole frame for this viewer.
+                let mut view = state_view(snapshot, viewer);
+                view.participant_url = participant_url.map(str::to_owned);
+                return vec![head.message(Some(Box::new(view))).to_json().into()];
+            }
+        };
+        let participant = viewer.role == Role::Participant;
+        let mut tail = Vec::new();
+        let voter = participant.then(|| voter_view(s, viewer.participant)).flatten();
+        let ballots = participant.then(|| ballots_view(snapshot));
+        write_own(&mut tail, voter.as_ref(), ballots.as_ref(), participant_url);
+        tail.push(b'}');
+        let mut pieces = Vec::with_capacity(own.len() * 2 + 3);
+        pieces.push(Bytes::from(head.open_state()));
+        let mut at = 0;
+        for (range, bytes) in own {
+            if range.start > at {
+                pieces.push(self.body.slice(at..range.start));
+            }
+            pieces.push(Bytes::from(bytes));
+            at = range.end;
+        }
+        pieces.push(self.body.slice(at..));
+        pieces.push(Bytes::from(tail));
+        pieces
+    }
+
+    /// What differs from the shared bytes for `viewer` (and the polls, always written anew):
+    /// (what it replaces in the body, the viewer's bytes), in the body's order. `None` when the
+    /// snapshot's questions are not the ones this view holds.
+    fn own_parts(&self, snapshot: &Snapshot, viewer: &Viewer<'_>) -> Option<Vec<(Range<usize>, Vec<u8>)>> {
+        let polls = |snapshot: &Snapshot, role| {
+            let mut out = Vec::new();
+            write_json(&mut out, &polls_view(&snapshot.session, role));
+            out
+        };
+        let mut own = Vec::new();
+        let Some(me) = viewer.participant.filter(|_| viewer.role == Role::Participant) else {
+            own.push((self.polls.clone(), polls(snapshot, viewer.role)));
+            return Some(own);
+        };
+        let s = &snapshot.session;
+        let in_floor = |r: &Request| r.by == me;
+        if s.floor.speaking.as_ref().is_some_and(|t| in_floor(&t.request)) || s.floor.queue.iter().any(in_floor) {
+            let mut floor = Vec::new();
+            write_json(&mut floor, &floor_view(s, viewer));
+            own.push((self.floor.clone(), floor));
+        }
+        let everyone = Viewer { role: viewer.role, participant: None, upvoted: viewer.upvoted };
+        let question = |q: &Question| {
+            let mut out = Vec::new();
+            write_json(&mut out, &QuestionView::new(q, snapshot.upvotes.get(&q.id).copied().unwrap_or(0), viewer));
+            out
+        };
+        // The viewer's questions that are not shown to everyone, waiting for their place.
+        let mut unshared: Vec<u8> = Vec::new();
+        let mut shared = self.questions.iter();
+        let mut next = shared.next();
+        for q in s.questions.items.values() {
+            if QuestionView::shown(q, &everyone) {
+                let (id, range) = next.filter(|(id, _)| *id == q.id)?;
+                next = shared.next();
+                if !unshared.is_empty() {
+                    unshared.push(b',');
+                    own.push((range.start..range.start, std::mem::take(&mut unshared)));
+                }
+                if q.by == me || viewer.upvoted.contains(id) {
+                    own.push((range.clone(), question(q)));
+                }
+            } else if QuestionView::shown(q, viewer) {
+                if !unshared.is_empty() {
+                    unshared.push(b',');
+                }
+                unshared.extend_from_slice(&question(q));
+            }
+        }
+        if next.is_some() {
+            return None;
+        }
+        if !unshared.is_empty() {
+            if !self.questions.is_empty() {
+                unshared.insert(0, b',');
+            }
+            own.push((self.questions_end..self.questions_end, unshared));
+        }
+        own.push((self.polls.clone(), polls(snapshot, viewer.role)));
+        Some(own)
     }
 }
 
@@ -932,6 +1239,186 @@ mod tests {
         let source = include_str!("protocol.rs");
         let parsed = source.lines().filter(|l| l.starts_with("        \"") && l.contains("\" => ")).count();
         assert_eq!(parsed, OPS.len(), "an op the parser reads is missing from OPS");
+    }
+
+    /// A session with something of everyone's own in it: questions in every status (asked,
+    /// approved, answered, rejected, merged, upvoted), the list of speakers, a poll with a
+    /// ballot; and its participants.
+    async fn busy_session(roster: bool) -> (crate::store::memory::MemoryStore, Vec<&'static str>) {
+        use crate::domain::definition::RawDefinition;
+        use crate::domain::{Actor, Session, SessionDefinition};
+        use crate::store::{Participant, Store};
+        let mut raw: Value = serde_json::from_str(crate::fixtures::SOU94).expect("SOU 94");
+        if roster {
+            raw["settings"]["voting"] = json!("roster");
+        }
+        let raw: RawDefinition = serde_json::from_value(raw).expect("a raw definition");
+        let definition = SessionDefinition::parse(raw).expect("a valid definition");
+        let store = crate::store::memory::MemoryStore::new();
+        let session = Session::new("s1".into(), "ABCDEF".into(), &definition, 1_000);
+        let credentials = crate::credentials::Credentials {
+            moderator: "m".into(),
+            rapporteur: "r".into(),
+            code: "ABCDEF".into(),
+            ballot_salt: "salt".into(),
+        };
+        store.create(&definition, &session, &credentials).await.expect("created");
+        let people = vec!["p1", "p2", "p3", "p4"];
+        for p in &people {
+            store
+                .participant("s1", &format!("token-{p}"), &Participant { id: (*p).into(), joined_at: 1_000 })
+                .await
+                .expect("joined");
+        }
+        let mut now = 2_000;
+        let mut n = 0;
+        let mut send = |who: Option<&'static str>, frame: Value| {
+            n += 1;
+            now += 60_000;
+            let id = format!("{n:08x}-0000-4000-8000-000000000000");
+            let mut frame = frame;
+            frame["type"] = json!("cmd");
+            frame["id"] = json!(id);
+            let Ok(ClientMsg::Cmd { id, command }) = ClientMsg::parse(&frame.to_string()) else { panic!("{frame}") };
+            let actor = match who {
+                Some(p) => Actor { role: Role::Participant, participant: Some(p.into()) },
+                None => Actor { role: Role::Moderator, participant: None },
+            };
+            (id, actor, command, now)
+        };
+        let q = |n: u32| created_id('q', &format!("{n:08x}-0000-4000-8000-000000000000"));
+        let f = |n: u32| created_id('f', &format!("{n:08x}-0000-4000-8000-000000000000"));
+        let steps = vec![
+            send(None, json!({"op": "agenda.goto", "item": 6})),
+            send(Some("p1"), json!({"op": "question.ask", "text": "What of the \"returnees\"? <b>é</b>"})), // 2
+            send(Some("p1"), json!({"op": "question.ask", "text": "And the budget?", "name": "Awa"})),      // 3
+            send(Some("p2"), json!({"op": "question.ask", "text": "Who pays for it?"})),                    // 4
+            send(Some("p3"), json!({"op": "question.ask", "text": "When does it start?"})),                 // 5
+            send(Some("p3"), json!({"op": "question.ask", "text": "Is it binding?"})),                      // 6
+            send(Some("p4"), json!({"op": "question.ask", "text": "Where is the list?"})),                  // 7
+            send(None, json!({"op": "question.approve", "question": q(2)})),
+            send(None, json!({"op": "question.approve", "question": q(4)})),
+            send(None, json!({"op": "question.approve", "question": q(5)})),
+            send(None, json!({"op": "question.approve", "question": q(7)})),
+            send(None, json!({"op": "question.answer", "question": q(5)})),
+            send(None, json!({"op": "question.reject", "question": q(6)})),
+            send(None, json!({"op": "question.merge", "question": q(7), "into": q(4)})),
+            send(Some("p2"), json!({"op": "question.upvote", "question": q(2)})),
+            send(Some("p3"), json!({"op": "question.upvote", "question": q(2)})),
+            send(Some("p3"), json!({"op": "question.upvote", "question": q(4)})),
+            send(Some("p1"), json!({"op": "floor.request", "name": "Awa", "organisation": "AMM"})), // 18
+            send(Some("p3"), json!({"op": "floor.request", "name": "Ben"})),                        // 19
+            send(None, json!({"op": "floor.grant", "request": f(18)})),
+            send(Some("p2"), json!({"op": "floor.request", "name": "Cé"})),
+            send(None, json!({"op": "poll.open", "draft": "d1"})), // 22
+        ];
+        for (id, actor, command, now) in steps {
+            store.apply("s1", &id, &actor, &command, now).await.unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        }
+        if !roster {
+            let poll = created_id('p', "00000016-0000-4000-8000-000000000000");
+            let (id, actor, command, now) = send(Some("p2"), json!({"op": "vote.cast", "poll": poll, "choice": "for"}));
+            store.apply("s1", &id, &actor, &command, now).await.expect("a ballot");
+        }
+        (store, people)
+    }
+
+    fn concat(pieces: &[Bytes]) -> String {
+        String::from_utf8(pieces.concat()).expect("UTF-8")
+    }
+
+    #[tokio::test]
+    async fn the_shared_welcome_is_the_welcome_byte_for_byte() {
+        use crate::store::Store;
+        for roster in [false, true] {
+            let (store, people) = busy_session(roster).await;
+            // Built from one viewer's snapshot, used for every other's: nothing of one leaks.
+            let source = store.snapshot("s1", Some("p1")).await.expect("read").expect("there");
+            let viewers = people.iter().map(|p| (Role::Participant, Some(*p))).chain(Role::ALL.map(|r| (r, None)));
+            for (role, who) in viewers {
+                let snapshot = store.snapshot("s1", who).await.expect("read").expect("there");
+                let shared = SharedView::build(&source, role);
+                assert!(shared.fits(&snapshot, role), "{role:?} {who:?}");
+                let viewer = Viewer { role, participant: who, upvoted: &snapshot.upvoted };
+                let head = WelcomeHead {
+                    role,
+                    session: "s1",
+                    code: "ABCDEF",
+                    participant: who.map(|_| "token"),
+                    seq: snapshot.session.seq,
+                    server_time: 42,
+                };
+                let url = "http://palabre.example/j/ABCDEF";
+                let pieces = shared.welcome(&head, &snapshot, &viewer, Some(url));
+                // Head, the shared body around the polls, own tail; and for each participant
+                // something more of their own.
+                assert_eq!(pieces.len() > 5, who.is_some(), "{role:?} {who:?}: {} pieces", pieces.len());
+                let spliced = concat(&pieces);
+                let mut view = state_view(&snapshot, &viewer);
+                view.participant_url = Some(url.into());
+                let whole = head.message(Some(Box::new(view))).to_json();
+                assert_eq!(spliced, whole, "roster {roster}, {role:?} {who:?}");
+                serde_json::from_str::<Value>(&spliced).expect("JSON");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_view_written_in_parts_is_the_view() {
+        use crate::store::Store;
+        let (store, people) = busy_session(false).await;
+        let viewers = people.iter().map(|p| (Role::Participant, Some(*p))).chain(Role::ALL.map(|r| (r, None)));
+        for (role, who) in viewers {
+            let snapshot = store.snapshot("s1", who).await.expect("read").expect("there");
+            let mut view = state_view(&snapshot, &Viewer { role, participant: who, upvoted: &snapshot.upvoted });
+            view.participant_url = Some("http://x/j/ABCDEF".into());
+            let mut out = Vec::new();
+            view.write_shared(&mut out);
+            view.write_own(&mut out);
+            assert_eq!(String::from_utf8(out).expect("UTF-8"), serde_json::to_string(&view).expect("JSON"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shared_view_does_not_fit_once_counts_change() {
+        use crate::domain::Actor;
+        use crate::store::Store;
+        let (store, _) = busy_session(false).await;
+        let before = store.snapshot("s1", None).await.expect("read").expect("there");
+        let shared = SharedView::build(&before, Role::Screen);
+        assert!(shared.fits(&before, Role::Screen));
+        assert!(!shared.fits(&before, Role::Moderator), "one role's view is not another's");
+        let q = created_id('q', "00000002-0000-4000-8000-000000000000");
+        let id = "000000ff-0000-4000-8000-000000000000";
+        let Ok(ClientMsg::Cmd { command, .. }) =
+            ClientMsg::parse(&json!({"type": "cmd", "id": id, "op": "question.upvote", "question": q}).to_string())
+        else {
+            panic!()
+        };
+        let actor = Actor { role: Role::Participant, participant: Some("p4".into()) };
+        store.apply("s1", id, &actor, &command, 9_000_000).await.expect("an upvote");
+        let after = store.snapshot("s1", None).await.expect("read").expect("there");
+        assert_eq!(after.session.seq, before.session.seq, "upvotes are not events");
+        assert!(!shared.fits(&after, Role::Screen), "the counts changed");
+        // A participant more changes the open poll's eligible weight, which every socket's
+        // welcome writes anew: the shared view still fits.
+        let shared = SharedView::build(&after, Role::Screen);
+        let fresh = crate::store::Participant { id: "p5".into(), joined_at: 9_000_001 };
+        store.participant("s1", "token-p5", &fresh).await.expect("joined");
+        let joined = store.snapshot("s1", None).await.expect("read").expect("there");
+        assert_ne!(joined.session.votes.eligible, after.session.votes.eligible);
+        assert!(shared.fits(&joined, Role::Screen));
+        let head = WelcomeHead {
+            role: Role::Screen,
+            session: "s1",
+            code: "ABCDEF",
+            participant: None,
+            seq: joined.session.seq,
+            server_time: 1,
+        };
+        let viewer = Viewer { role: Role::Screen, participant: None, upvoted: &joined.upvoted };
+        let whole = head.message(Some(Box::new(state_view(&joined, &viewer)))).to_json();
+        assert_eq!(concat(&shared.welcome(&head, &joined, &viewer, None)), whole);
     }
 
     #[test]

@@ -1,21 +1,40 @@
 //! One WebSocket: the upgrade (Origin check, small buffers), `hello`, then a loop that
 //! forwards the hub's events in `seq` order and applies the client's commands.
+//!
+//! What a socket keeps while it idles is what a room of phones multiplies: its task, a 4 KiB
+//! read buffer, and no write buffer. Frames are written straight to the connection
+//! ([`write_text_frame`]): a large one (a `welcome` with the whole state, shared by every
+//! socket of a role: [`super::welcome`]) never sits whole in a buffer of the socket's own, where
+//! tungstenite would keep its capacity for the socket's lifetime. tungstenite reads, answers
+//! pings and closes.
 
 use super::hub::{Membership, Outbound};
+use super::welcome::Views;
 use crate::credentials;
 use crate::domain::{Actor, Command, DomainError, RecordCommand, Role, VoteCommand};
-use crate::protocol::{ack_frame, close, event_frame, refusal_frame, state_view, ClientMsg, ErrorCode, Hello};
-use crate::protocol::{Refusal, RequestedRole, ServerMsg, Viewer, MAX_FRAME};
+use crate::protocol::{ack_frame, close, event_frame, refusal_frame, ClientMsg, ErrorCode, Hello};
+use crate::protocol::{Refusal, RequestedRole, Viewer, WelcomeHead, MAX_FRAME};
 use crate::state::{now_ms, AppState};
 use crate::store::{Applied, Participant, Snapshot, StoreError};
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, request, HeaderMap, HeaderValue, Method, StatusCode, Version};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
+use std::io::IoSlice;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::broadcast::error::RecvError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role as WsRole, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
+
+/// The connection under a socket, once upgraded.
+type Io = TokioIo<hyper::upgrade::Upgraded>;
+type Socket = WebSocketStream<Io>;
 
 /// A client must say hello within this long.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,18 +70,66 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     matches!((bare, host), (Some(b), Some(h)) if b == h)
 }
 
+/// A refusal of the request before any WebSocket exists.
+fn refuse_request(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({"error": {"code": code, "message": message}});
+    (status, axum::Json(body)).into_response()
+}
+
+/// Whether `name` lists `token` (comma-separated, any case), as `Connection: keep-alive, Upgrade` does.
+fn header_has(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .any(|v| v.as_bytes().split(|&b| b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes())))
+}
+
+/// Checks a WebSocket handshake (RFC 6455, over HTTP/1.1); its `Sec-WebSocket-Accept`.
+fn handshake(parts: &request::Parts) -> Result<HeaderValue, &'static str> {
+    let headers = &parts.headers;
+    if parts.method != Method::GET || parts.version != Version::HTTP_11 {
+        return Err("a WebSocket opens with an HTTP/1.1 GET");
+    }
+    if !header_has(headers, header::CONNECTION, "upgrade") || !header_has(headers, header::UPGRADE, "websocket") {
+        return Err("this route takes a WebSocket upgrade (Connection: upgrade, Upgrade: websocket)");
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v.as_bytes() != b"13") {
+        return Err("Sec-WebSocket-Version must be 13");
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or("Sec-WebSocket-Key is missing")?;
+    HeaderValue::try_from(tungstenite::handshake::derive_accept_key(key.as_bytes()))
+        .map_err(|_| "Sec-WebSocket-Key is not valid")
+}
+
+/// tungstenite's default read buffer is 128 KiB per socket, zero-filled on every read; a room of
+/// phones sends small frames, so a few KiB keep each connection small and fast. Nothing is
+/// buffered for writing: frames go straight out.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME))
+}
+
 pub async fn upgrade(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    request: Request,
 ) -> Response {
-    if !origin_allowed(&state, &headers) {
-        let body =
-            serde_json::json!({"error": {"code": "forbidden", "message": "this origin may not open a WebSocket here"}});
-        return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    let (mut parts, _) = request.into_parts();
+    let accept = match handshake(&parts) {
+        Ok(accept) => accept,
+        Err(message) => return refuse_request(StatusCode::BAD_REQUEST, "invalid", message),
+    };
+    let headers = &parts.headers;
+    if !origin_allowed(&state, headers) {
+        return refuse_request(StatusCode::FORBIDDEN, "forbidden", "this origin may not open a WebSocket here");
     }
-    let ip = peer.ip();
+    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+        return refuse_request(StatusCode::UPGRADE_REQUIRED, "invalid", "this connection cannot be upgraded");
+    };
+    let ip = state.client_ip(peer.ip(), headers);
     let slot = match state.limits.admit(ip) {
         Ok(slot) => slot,
         Err(why) => {
@@ -71,25 +138,36 @@ pub async fn upgrade(
                 crate::limits::Refused::TooMany => "this address holds as many connections as it may",
                 crate::limits::Refused::TooFast => "this address opens connections too fast: try again shortly",
             };
-            let body = serde_json::json!({"error": {"code": "rate_limited", "message": message}});
-            return (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+            return refuse_request(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
         }
     };
-    let base = state.base_url(&headers);
-    // tungstenite's default read buffer is 128 KiB per socket, zero-filled on every read; a
-    // room of phones sends small frames, so a few KiB keep each connection small and fast.
-    ws.read_buffer_size(4096).write_buffer_size(0).max_message_size(MAX_FRAME).max_frame_size(MAX_FRAME).on_upgrade(
-        move |socket| async move {
-            let _open = state.socket_opened();
-            let _slot = slot;
-            run(socket, state, base, ip).await;
-        },
-    )
+    let base = state.base_url(headers);
+    let task = async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::debug!(error = %e, "the WebSocket upgrade failed");
+                return;
+            }
+        };
+        let socket =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), WsRole::Server, Some(socket_config())).await;
+        let _open = state.socket_opened();
+        let _slot = slot;
+        run(socket, state, base, ip).await;
+    };
+    tokio::spawn(task);
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    response
 }
 
 struct Conn {
-    tx: SplitSink<WebSocket, Message>,
-    rx: SplitStream<WebSocket>,
+    ws: Socket,
     state: AppState,
     /// Base of the links shown to this client (the participant link under the QR code).
     base: String,
@@ -101,6 +179,14 @@ struct Conn {
     strikes: u32,
     /// Wrong voting codes sent on this socket.
     wrong_codes: u32,
+}
+
+/// What a client sent.
+enum Incoming {
+    Text(tungstenite::Utf8Bytes),
+    Binary,
+    /// A ping, a pong: nothing to answer (tungstenite answers pings itself).
+    Other,
 }
 
 /// How the loop ends.
@@ -118,6 +204,8 @@ struct Peer {
     role: Role,
     /// A participant's token and record.
     participant: Option<(String, Participant)>,
+    /// The session's shared views, for the `welcome`s.
+    views: Arc<Views>,
 }
 
 impl Peer {
@@ -130,11 +218,9 @@ impl Peer {
     }
 }
 
-async fn run(socket: WebSocket, state: AppState, base: String, ip: std::net::IpAddr) {
-    let (tx, rx) = socket.split();
+async fn run(ws: Socket, state: AppState, base: String, ip: std::net::IpAddr) {
     let mut conn = Conn {
-        tx,
-        rx,
+        ws,
         state,
         base,
         ip,
@@ -144,19 +230,14 @@ async fn run(socket: WebSocket, state: AppState, base: String, ip: std::net::IpA
         strikes: 0,
         wrong_codes: 0,
     };
-    let end = match conn.greet().await {
-        Ok((peer, hello)) => conn.serve(peer, hello).await,
+    // What runs once (the hello, the close) is boxed, so the task a socket keeps while it
+    // idles holds only the loop's own state.
+    let end = match Box::pin(conn.greet()).await {
+        Ok((peer, since)) => conn.serve(peer, since).await,
         Err(end) => end,
     };
     if let End::Close(code, reason) = end {
-        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-        if conn.tx.send(Message::Close(Some(frame))).await.is_ok() {
-            // Read on until the client answers the close (or a short while passes): dropping a
-            // socket with frames still unread makes the kernel reset it, and the close code,
-            // which tells the client what to do, would be lost.
-            let drain = async { while let Some(Ok(_)) = conn.rx.next().await {} };
-            let _ = tokio::time::timeout(CLOSE_LINGER, drain).await;
-        }
+        Box::pin(conn.close(code, reason)).await;
     }
 }
 
@@ -164,8 +245,26 @@ async fn run(socket: WebSocket, state: AppState, base: String, ip: std::net::IpA
 const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
 impl Conn {
-    async fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), End> {
-        self.tx.send(Message::Text(text.into())).await.map_err(|_| End::Gone)
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame { code: CloseCode::from(code), reason: tungstenite::Utf8Bytes::from_static(reason) };
+        if self.ws.send(Message::Close(Some(frame))).await.is_ok() {
+            // Read on until the client answers the close (or a short while passes): dropping a
+            // socket with frames still unread makes the kernel reset it, and the close code,
+            // which tells the client what to do, would be lost.
+            let drain = async { while let Some(Ok(_)) = self.ws.next().await {} };
+            let _ = tokio::time::timeout(CLOSE_LINGER, drain).await;
+        }
+    }
+
+    async fn send_text(&mut self, text: impl Into<Bytes>) -> Result<(), End> {
+        self.send_pieces(&[text.into()]).await
+    }
+
+    /// Sends one text frame made of `pieces`, straight to the connection.
+    async fn send_pieces(&mut self, pieces: &[Bytes]) -> Result<(), End> {
+        // What tungstenite may hold (a pong, a ping) goes first, whole: frames never interleave.
+        self.ws.flush().await.map_err(|_| End::Gone)?;
+        write_text_frame(self.ws.get_mut(), pieces).await.map_err(|_| End::Gone)
     }
 
     async fn refuse(&mut self, r: &Refusal) -> Result<(), End> {
@@ -185,40 +284,51 @@ impl Conn {
         }
     }
 
-    /// The next text frame, answering what is not one. `Err` ends the connection.
-    async fn next_text(&mut self) -> Result<Option<String>, End> {
-        match self.rx.next().await {
+    /// The next frame from the client. `Err` ends the connection. It only reads (tungstenite
+    /// may answer a ping meanwhile, whole), so it may be cancelled at any point: a frame of
+    /// ours is never cut short.
+    async fn next_frame(&mut self) -> Result<Incoming, End> {
+        match self.ws.next().await {
             None => Err(End::Gone),
             Some(Err(e)) => Err(read_error(&e)),
             Some(Ok(msg)) => {
                 self.last_heard = Instant::now();
                 match msg {
-                    Message::Text(t) => Ok(Some(t.to_string())),
-                    Message::Binary(_) => {
-                        self.refuse(&Refusal::invalid(None, "frames are JSON text")).await?;
-                        Ok(None)
-                    }
+                    Message::Text(t) => Ok(Incoming::Text(t)),
+                    Message::Binary(_) => Ok(Incoming::Binary),
                     Message::Close(_) => Err(End::Gone),
-                    Message::Ping(_) | Message::Pong(_) => Ok(None),
+                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(Incoming::Other),
                 }
             }
         }
     }
 
+    async fn refuse_binary(&mut self) -> Result<(), End> {
+        self.refuse(&Refusal::invalid(None, "frames are JSON text")).await
+    }
+
     /// Waits for a valid `hello`; anything else first is refused, and the socket kept.
-    async fn greet(&mut self) -> Result<(Peer, Hello), End> {
+    /// Returns who it is, and the `seq` the client resumes from.
+    async fn greet(&mut self) -> Result<(Peer, Option<u64>), End> {
         let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
         loop {
-            let text = tokio::time::timeout_at(deadline, self.next_text())
+            let frame = tokio::time::timeout_at(deadline, self.next_frame())
                 .await
                 .map_err(|_| End::Close(close::POLICY, "no hello"))??;
-            let Some(text) = text else { continue };
+            let text = match frame {
+                Incoming::Text(text) => text,
+                Incoming::Binary => {
+                    self.refuse_binary().await?;
+                    continue;
+                }
+                Incoming::Other => continue,
+            };
             if !self.allow() {
                 return Err(End::Close(close::FLOOD, "too many frames"));
             }
             match ClientMsg::parse(&text) {
                 Ok(ClientMsg::Hello(hello)) => match self.admit(&hello).await {
-                    Ok(peer) => return Ok((peer, hello)),
+                    Ok(peer) => return Ok((peer, hello.since)),
                     Err((refusal, close)) => {
                         self.refuse(&refusal).await?;
                         return Err(close);
@@ -296,26 +406,27 @@ impl Conn {
             None
         };
         let code = credentials.code.clone();
-        Ok(Peer { session, code, role, participant })
+        let views = Views::of(&session);
+        Ok(Peer { session, code, role, participant, views })
     }
 
-    fn welcome(&self, peer: &Peer, seq: u64, snapshot: Option<&Snapshot>) -> String {
-        let participant_url = crate::state::participant_link(&self.base, &peer.code);
-        ServerMsg::Welcome {
+    fn welcome_head<'p>(&self, peer: &'p Peer, seq: u64) -> WelcomeHead<'p> {
+        WelcomeHead {
             role: peer.role,
             session: &peer.session,
             code: &peer.code,
             participant: peer.participant.as_ref().map(|(t, _)| t.as_str()),
             seq,
             server_time: now_ms(),
-            state: snapshot.map(|s| {
-                let viewer = Viewer { role: peer.role, participant: peer.participant_id(), upvoted: &s.upvoted };
-                let mut view = state_view(s, &viewer);
-                view.participant_url = Some(participant_url.clone());
-                Box::new(view)
-            }),
         }
-        .to_json()
+    }
+
+    /// The `welcome` with the whole state: the role's shared view with this viewer's own parts.
+    fn welcome(&self, peer: &Peer, snapshot: &Snapshot) -> Vec<Bytes> {
+        let head = self.welcome_head(peer, snapshot.session.seq);
+        let viewer = Viewer { role: peer.role, participant: peer.participant_id(), upvoted: &snapshot.upvoted };
+        let url = crate::state::participant_link(&self.base, &peer.code);
+        peer.views.shared(snapshot, peer.role).welcome(&head, snapshot, &viewer, Some(&url))
     }
 
     /// Sends the whole state; returns its `seq`.
@@ -330,15 +441,18 @@ impl Conn {
         };
         let seq = snapshot.session.seq;
         member.hub.saw(seq);
-        let frame = self.welcome(peer, seq, Some(&snapshot));
-        self.send_text(frame).await?;
+        let frame = self.welcome(peer, &snapshot);
+        drop(snapshot);
+        self.send_pieces(&frame).await?;
         Ok(seq)
     }
 
     async fn gone(&mut self) -> End {
         let r = Refusal { id: None, code: ErrorCode::NotFound, message: "the session was deleted".into() };
-        let _ = self.refuse(&r).await;
-        End::Close(close::GONE, "session deleted")
+        match self.refuse(&r).await {
+            Ok(()) => End::Close(close::GONE, "session deleted"),
+            Err(end) => end,
+        }
     }
 
     /// Sends the welcome: the events since `since` when they are still kept, else the state.
@@ -348,7 +462,7 @@ impl Conn {
         };
         match self.state.store.events_since(&peer.session, since).await {
             Ok(Some(events)) => {
-                let frame = self.welcome(peer, since, None);
+                let frame = self.welcome_head(peer, since).to_json();
                 self.send_text(frame).await?;
                 let mut seq = since;
                 for e in &events {
@@ -367,7 +481,7 @@ impl Conn {
         }
     }
 
-    async fn serve(&mut self, peer: Peer, hello: Hello) -> End {
+    async fn serve(&mut self, peer: Peer, since: Option<u64>) -> End {
         // Join the hub before reading the store, so no event falls between the two.
         let member = match self.state.hubs.join(&peer.session, peer.role == Role::Participant).await {
             Ok(member) => member,
@@ -380,16 +494,17 @@ impl Conn {
         let mut shutdown = self.state.shutdown.clone();
         let stopping = crate::state::stopping(&mut shutdown);
         tokio::pin!(stopping);
-        let mut seq = match self.resume(&peer, &member, hello.since).await {
+        let mut seq = match Box::pin(self.resume(&peer, &member, since)).await {
             Ok(seq) => seq,
             Err(end) => return end,
         };
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
         loop {
             let step: Result<(), End> = tokio::select! {
-                frame = self.next_text() => match frame {
-                    Ok(Some(text)) => self.on_text(&peer, &text).await,
-                    Ok(None) => Ok(()),
+                frame = self.next_frame() => match frame {
+                    Ok(Incoming::Text(text)) => Box::pin(self.on_text(&peer, &text)).await,
+                    Ok(Incoming::Binary) => Box::pin(self.refuse_binary()).await,
+                    Ok(Incoming::Other) => Ok(()),
                     Err(end) => Err(end),
                 },
                 out = events.recv() => match out {
@@ -400,11 +515,11 @@ impl Conn {
                     }
                     // A gap, a lag or a hub's word: the whole state again.
                     Ok(Outbound::Event { .. } | Outbound::Resync) | Err(RecvError::Lagged(_)) => {
-                        self.snapshot(&peer, &member).await.map(|s| seq = s)
+                        Box::pin(self.snapshot(&peer, &member)).await.map(|s| seq = s)
                     }
                     Ok(Outbound::Frame(frame)) => self.send_text(frame).await,
                     Ok(Outbound::Frames(frames)) => self.send_text(frames[peer.role.index()].clone()).await,
-                    Ok(Outbound::Deleted) | Err(RecvError::Closed) => Err(self.gone().await),
+                    Ok(Outbound::Deleted) | Err(RecvError::Closed) => Err(Box::pin(self.gone()).await),
                     Ok(Outbound::Revoked) if matches!(peer.role, Role::Moderator | Role::Rapporteur) => {
                         Err(End::Close(close::REVOKED, "credentials revoked"))
                     }
@@ -414,7 +529,7 @@ impl Conn {
                     if self.last_heard.elapsed() > DEAD_AFTER {
                         Err(End::Gone)
                     } else {
-                        self.tx.send(Message::Ping(Default::default())).await.map_err(|_| End::Gone)
+                        self.ws.send(Message::Ping(Default::default())).await.map_err(|_| End::Gone)
                     }
                 },
                 _ = &mut stopping => Err(End::Close(close::GOING_AWAY, "server shutting down")),
@@ -530,11 +645,83 @@ fn refused(code: ErrorCode, message: &str, close: u16, reason: &'static str) -> 
 }
 
 /// A read error: an oversized frame is answered with 1009, anything else means the peer is gone.
-fn read_error(e: &axum::Error) -> End {
-    let text = e.to_string();
-    if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
-        End::Close(close::TOO_BIG, "frame too large")
+fn read_error(e: &tungstenite::Error) -> End {
+    match e {
+        tungstenite::Error::Capacity(_) => End::Close(close::TOO_BIG, "frame too large"),
+        _ => End::Gone,
+    }
+}
+
+/// The header of a final, unmasked text frame of `len` bytes (RFC 6455, 5.2).
+fn text_frame_header(len: usize, out: &mut [u8; 10]) -> &[u8] {
+    out[0] = 0x80 | 0x1;
+    if len < 126 {
+        out[1] = len as u8;
+        &out[..2]
+    } else if let Ok(len) = u16::try_from(len) {
+        out[1] = 126;
+        out[2..4].copy_from_slice(&len.to_be_bytes());
+        &out[..4]
     } else {
-        End::Gone
+        out[1] = 127;
+        out[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        &out[..10]
+    }
+}
+
+/// Slices handed to one `writev`.
+const MAX_SLICES: usize = 64;
+
+/// Writes one text frame made of `pieces` to `io`: the header, then the pieces as they are
+/// (shared bytes, most of them), as fast as the kernel takes them. Nothing is copied into a
+/// buffer of this socket's, so nothing stays behind once it is sent.
+async fn write_text_frame(io: &mut Io, pieces: &[Bytes]) -> std::io::Result<()> {
+    let mut header = [0u8; 10];
+    let header = text_frame_header(pieces.iter().map(Bytes::len).sum(), &mut header);
+    let all: Vec<&[u8]> =
+        std::iter::once(header).chain(pieces.iter().map(|p| &p[..])).filter(|p| !p.is_empty()).collect();
+    // The first piece not yet written whole, and how much of it is.
+    let (mut k, mut done) = (0, 0);
+    while k < all.len() {
+        let slices: Vec<IoSlice<'_>> = std::iter::once(&all[k][done..])
+            .chain(all[k + 1..].iter().copied())
+            .take(MAX_SLICES)
+            .map(IoSlice::new)
+            .collect();
+        let mut n = io.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 {
+            let left = all[k].len() - done;
+            if n < left {
+                done += n;
+                n = 0;
+            } else {
+                n -= left;
+                k += 1;
+                done = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+
+    #[test]
+    fn a_text_frame_header_is_tungstenite_s() {
+        for len in [0, 1, 125, 126, 127, 65_535, 65_536, 3_700, 150_000, 1 << 33] {
+            let mut ours = [0u8; 10];
+            let ours = text_frame_header(len, &mut ours);
+            let header = FrameHeader { opcode: OpCode::Data(Data::Text), ..FrameHeader::default() };
+            let mut theirs = Vec::new();
+            header.format(len as u64, &mut theirs).expect("formatted");
+            assert_eq!(ours, &theirs[..], "{len}");
+        }
     }
 }
