@@ -39,6 +39,8 @@ type Socket = WebSocketStream<Io>;
 /// A client must say hello within this long.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(20);
+/// A frame the client takes none of for this long ends its connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A socket silent this long (not even a pong) is dead.
 const DEAD_AFTER: Duration = Duration::from_secs(60);
 /// Frames per second a client may send on average, and in a burst.
@@ -260,11 +262,16 @@ impl Conn {
         self.send_pieces(&[text.into()]).await
     }
 
-    /// Sends one text frame made of `pieces`, straight to the connection.
+    /// Sends one text frame made of `pieces`, straight to the connection. A phone that takes
+    /// none of it for [`WRITE_TIMEOUT`] (gone without a word, or stopped reading) is let go:
+    /// it resumes with `since` when it comes back, and meanwhile holds no slot or task.
     async fn send_pieces(&mut self, pieces: &[Bytes]) -> Result<(), End> {
-        // What tungstenite may hold (a pong, a ping) goes first, whole: frames never interleave.
-        self.ws.flush().await.map_err(|_| End::Gone)?;
-        write_text_frame(self.ws.get_mut(), pieces).await.map_err(|_| End::Gone)
+        let write = async {
+            // What tungstenite may hold (a pong, a ping) goes first, whole: frames never interleave.
+            self.ws.flush().await.map_err(|_| End::Gone)?;
+            write_text_frame(self.ws.get_mut(), pieces).await.map_err(|_| End::Gone)
+        };
+        tokio::time::timeout(WRITE_TIMEOUT, write).await.unwrap_or(Err(End::Gone))
     }
 
     async fn refuse(&mut self, r: &Refusal) -> Result<(), End> {
