@@ -167,6 +167,8 @@ struct Loaded {
     core: String,
     /// The session's gate as read ([`gate`]).
     gate: Option<String>,
+    /// The session's question gate as read ([`qgate`]).
+    qgate: Option<String>,
     questions: BTreeMap<String, Option<String>>,
     asker: Option<(String, Option<String>)>,
     floor: Option<Option<String>>,
@@ -271,15 +273,21 @@ return {'ok', tostring(first), tostring(last)}
 "#;
 
 /// An upvote or unvote, checked against the state it was decided on. KEYS: seq, cmd, core,
-/// questions, upvotes, the question's upvoter set, the participant's rate window. ARGV: cmd
-/// TTL, channel, session id, question id, participant id, core as read, question as read,
-/// 1 (upvote) or 0, rate limit, rate window (ms).
+/// questions, upvotes, the question's upvoter set, the participant's rate window, the session's
+/// question gate. ARGV: cmd TTL, channel, session id, question id, participant id, core as read
+/// ('' when the gate is checked instead), question as read, 1 (upvote) or 0, rate limit, rate
+/// window (ms), the gate expected ('' to compare the core).
 const VOTE: &str = r#"
 local done = redis.call('GET', KEYS[2])
 if done then return {'dup', done} end
-local core = redis.call('GET', KEYS[3])
-if not core then return {'missing'} end
-if core ~= ARGV[6] or redis.call('HGET', KEYS[4], ARGV[4]) ~= ARGV[7] then return {'retry'} end
+if ARGV[11] ~= '' then
+  if redis.call('GET', KEYS[8]) ~= ARGV[11] then return {'retry'} end
+else
+  local core = redis.call('GET', KEYS[3])
+  if not core then return {'missing'} end
+  if core ~= ARGV[6] then return {'retry'} end
+end
+if redis.call('HGET', KEYS[4], ARGV[4]) ~= ARGV[7] then return {'retry'} end
 local used = redis.call('INCR', KEYS[7])
 if used == 1 then redis.call('PEXPIRE', KEYS[7], ARGV[10]) end
 if used > tonumber(ARGV[9]) then return {'rate'} end
@@ -463,6 +471,9 @@ pub struct RedisStore {
     salts: std::sync::Mutex<HashMap<String, String>>,
     /// Polls last read open, by session and poll: a ballot on one is cast in one step.
     open_polls: std::sync::Mutex<HashMap<(String, String), OpenPoll>>,
+    /// Questions last read approved while questions were open, by session and question (their
+    /// JSON as read): an upvote on one is cast in one step.
+    approved: std::sync::Mutex<HashMap<(String, String), String>>,
 }
 
 impl Drop for RedisStore {
@@ -727,6 +738,7 @@ impl RedisStore {
             watchdog,
             salts: std::sync::Mutex::new(HashMap::new()),
             open_polls: std::sync::Mutex::new(HashMap::new()),
+            approved: std::sync::Mutex::new(HashMap::new()),
         };
         // Loaded now, so the first commands of a busy room do not each fail with NOSCRIPT and
         // load them again.
@@ -817,7 +829,11 @@ impl RedisStore {
     ) -> Result<Loaded, StoreError> {
         let footprint = command.footprint(actor);
         let mut pipe = redis::pipe();
-        pipe.get(cmd_key).get(key(id, "core")).get(key(id, "gate")).hget(key(id, "counts"), "open");
+        pipe.get(cmd_key)
+            .get(key(id, "core"))
+            .get(key(id, "gate"))
+            .get(key(id, "qgate"))
+            .hget(key(id, "counts"), "open");
         for q in &footprint.questions {
             pipe.hget(key(id, "questions"), q);
         }
@@ -854,6 +870,7 @@ impl RedisStore {
         let done = next()?;
         let core = next()?;
         let gate = next()?;
+        let qgate = next()?;
         let open_total = next()?.and_then(|n| n.parse().ok()).unwrap_or(0);
         let mut questions = BTreeMap::new();
         for q in &footprint.questions {
@@ -897,6 +914,7 @@ impl RedisStore {
         Ok(Loaded {
             core,
             gate,
+            qgate,
             questions,
             asker,
             floor,
@@ -969,6 +987,7 @@ impl RedisStore {
         let mut slots = vec![
             Slot::new(key(id, "core"), "", Some(loaded.core.clone()), Some(json(&Core::of(after))?)),
             Slot::new(key(id, "gate"), "", loaded.gate.clone(), Some(gate(after).to_owned())),
+            Slot::new(key(id, "qgate"), "", loaded.qgate.clone(), Some(qgate(after).to_owned())),
         ];
         for (q, read) in &loaded.questions {
             let now = after.questions.items.get(q).map(json).transpose()?;
@@ -1036,13 +1055,35 @@ impl RedisStore {
         up: bool,
     ) -> Result<Applied, StoreError> {
         let participant = actor.participant.clone().unwrap_or_default();
+        // A question this instance saw approved while questions were open is upvoted in one
+        // step: the script checks the question is still as seen and the question gate `open`.
+        let remembered =
+            self.approved.lock().unwrap_or_else(|p| p.into_inner()).get(&(id.into(), question.into())).cloned();
+        let mut fast = remembered.filter(|_| actor.participant.is_some() && command.allows(actor.role));
         for attempt in 0..MAX_ATTEMPTS {
-            let loaded = self.load_parts(id, cmd_key, actor, command).await?;
-            if let Some(done) = &loaded.done {
-                return parse_done(done);
-            }
-            Self::assemble(&loaded)?.check_vote(actor, command)?;
-            let read = loaded.questions.get(question).cloned().flatten().unwrap_or_default();
+            let (read, core, gate) = match fast.take() {
+                Some(read) => (read, String::new(), "open"),
+                None => {
+                    self.approved.lock().unwrap_or_else(|p| p.into_inner()).remove(&(id.into(), question.into()));
+                    let loaded = self.load_parts(id, cmd_key, actor, command).await?;
+                    if let Some(done) = &loaded.done {
+                        return parse_done(done);
+                    }
+                    let session = Self::assemble(&loaded)?;
+                    session.check_vote(actor, command)?;
+                    let read = loaded.questions.get(question).cloned().flatten().unwrap_or_default();
+                    if loaded.qgate.as_deref() == Some("open") && qgate(&session) == "open" {
+                        let mut approved = self.approved.lock().unwrap_or_else(|p| p.into_inner());
+                        if approved.len() >= APPROVED_KEPT {
+                            approved.clear();
+                        }
+                        approved.insert((id.into(), question.into()), read.clone());
+                        (read, String::new(), "open")
+                    } else {
+                        (read, loaded.core, "")
+                    }
+                }
+            };
             let reply: Vec<String> = self
                 .vote
                 .key(key(id, "seq"))
@@ -1052,16 +1093,18 @@ impl RedisStore {
                 .key(key(id, "upvotes"))
                 .key(key(id, &format!("up:{question}")))
                 .key(key(id, &format!("rate:{participant}")))
+                .key(key(id, "qgate"))
                 .arg(CMD_ID_TTL_SECS)
                 .arg(channel(id))
                 .arg(id)
                 .arg(question)
                 .arg(&participant)
-                .arg(&loaded.core)
+                .arg(&core)
                 .arg(read)
                 .arg(if up { "1" } else { "0" })
                 .arg(MAX_UPVOTES_PER_WINDOW)
                 .arg(UPVOTE_WINDOW_MS)
+                .arg(gate)
                 .invoke_async(&mut self.conn())
                 .await
                 .map_err(unavailable)?;
@@ -1285,6 +1328,17 @@ fn gate(s: &Session) -> &'static str {
     }
 }
 
+/// What an upvote may be cast on without reading the session: `open` while questions are open
+/// and the session takes them (not ended, record not final), else `closed`. Kept in the
+/// session's `qgate` key beside `core`, written with it.
+fn qgate(s: &Session) -> &'static str {
+    if s.record.finalised.is_some() || s.phase() == crate::domain::Phase::Ended || !s.agenda.qa_open {
+        "closed"
+    } else {
+        "open"
+    }
+}
+
 /// A poll last read open, as the one-step ballot path checks it: its JSON and whether its
 /// tally is hidden.
 #[derive(Clone)]
@@ -1292,6 +1346,9 @@ struct OpenPoll {
     raw: String,
     hidden: bool,
 }
+
+/// How many questions the one-step upvote path remembers (of every session) before it forgets them.
+const APPROVED_KEPT: usize = 8192;
 
 /// How many polls the one-step ballot path remembers (of every session) before it forgets them.
 const OPEN_POLLS_KEPT: usize = 1024;
@@ -1331,7 +1388,8 @@ impl Store for RedisStore {
             .set(key(&session.id, "floor"), json(&session.floor)?)
             .set(key(&session.id, "seq"), session.seq)
             .set(key(&session.id, "auth"), json(credentials)?)
-            .set(key(&session.id, "gate"), gate(session));
+            .set(key(&session.id, "gate"), gate(session))
+            .set(key(&session.id, "qgate"), qgate(session));
         if !texts.is_empty() {
             pipe.hset_multiple(key(&session.id, "texts"), &texts);
         }
@@ -1517,6 +1575,7 @@ impl Store for RedisStore {
             "def",
             "core",
             "gate",
+            "qgate",
             "floor",
             "seq",
             "events",

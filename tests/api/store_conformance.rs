@@ -631,6 +631,10 @@ async fn a_vote_is_checked_by_the_rules_and_a_refused_one_counts_nothing(store: 
     let moderator = store.apply(&id, &new_id(), &Actor::new(Role::Moderator), &up, now_ms()).await;
     assert!(matches!(moderator, Err(StoreError::Domain(DomainError::Forbidden(_)))), "moderator: {moderator:?}");
     approve(&store, &id, "q1").await;
+    // Upvoted and withdrawn while open (a store may remember the question as open to upvotes),
+    // then questions close: the next upvote is refused all the same.
+    vote(&store, &id, "other", "q1", true).await.expect("upvote while open");
+    vote(&store, &id, "other", "q1", false).await.expect("unvote while open");
     moderate(&store, &id, Command::Agenda(AgendaCommand::QaClose)).await;
     let closed = vote(&store, &id, "other", "q1", true).await;
     assert!(matches!(closed, Err(StoreError::Domain(DomainError::Closed(_)))), "questions closed: {closed:?}");
