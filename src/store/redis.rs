@@ -17,7 +17,10 @@
 //!   `<seq>-0`, trimmed to about [`EVENT_LOG_LEN`]), `audit` (the same events with their time and
 //!   the actor's role, never trimmed), `cmd:<uuid>` (`<seq>|<reply>` a command was
 //!   acknowledged with, expiring after [`CMD_ID_TTL_SECS`]);
-//! - `auth`, `participants`, `presence`.
+//! - `auth`, `participants`, `presence`;
+//! - `gate` and `qgate` (what ballots and upvotes may be cast on without reading `core`:
+//!   `open` or not, written with `core`); `feed` is the session's pub/sub channel (sharded on a
+//!   cluster).
 //!
 //! Outside the tag: `palabre:code:<code>` → id, and the set `palabre:sessions`.
 //!
@@ -26,8 +29,10 @@
 //! ones, takes the events' numbers from `seq`, logs, remembers the command id and publishes; if
 //! a part moved meanwhile, read again and retry. Two questions asked at once touch different
 //! parts and do not collide; an agenda move and an ask collide on `core` and one retries. An
-//! upvote is one script of its own (set, count, rate window, publish), checked against the core
-//! and the question as read: its cost does not grow with the number of questions or upvoters.
+//! upvote is one script of its own (set, count, rate window, publish), checked against the
+//! question as read and the question gate: its cost does not grow with the number of questions
+//! or upvoters. A ballot likewise. An instance remembers the questions it saw approved and the
+//! polls it saw open, so most upvotes and ballots are that one script and no read.
 
 use super::memory::retained_since;
 use super::{Applied, Credentials, Feed, Participant, SessionSummary, Snapshot, Store, StoreError};
