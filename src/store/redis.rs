@@ -1114,11 +1114,7 @@ impl RedisStore {
                 .await
                 .map_err(unavailable)?;
             match reply.first().map(String::as_str) {
-                Some("ok") => {
-                    let seq = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-                    let reply = reply.get(2).map(|r| parse::<Reply>(r)).transpose()?;
-                    return Ok(Applied::New { seq, events: vec![], reply });
-                }
+                Some("ok") => return script_applied(&reply),
                 Some("dup") => return parse_done(reply.get(1).map_or("", String::as_str)),
                 Some("rate") => {
                     return Err(DomainError::RateLimited("too many upvotes; wait a few seconds".into()).into())
@@ -1298,11 +1294,7 @@ impl RedisStore {
             .await
             .map_err(unavailable)?;
         match reply.first().map(String::as_str) {
-            Some("ok") => {
-                let seq = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-                let reply = reply.get(2).map(|r| parse::<Reply>(r)).transpose()?;
-                Ok(Some(Applied::New { seq, events: vec![], reply }))
-            }
+            Some("ok") => script_applied(&reply).map(Some),
             Some("dup") => parse_done(reply.get(1).map_or("", String::as_str)).map(Some),
             _ => Ok(None),
         }
@@ -1357,6 +1349,14 @@ const APPROVED_KEPT: usize = 8192;
 
 /// How many polls the one-step ballot path remembers (of every session) before it forgets them.
 const OPEN_POLLS_KEPT: usize = 1024;
+
+/// The command a vote or ballot script applied: `{'ok', seq, reply}`. Such a command makes no
+/// event (its counts go out coalesced).
+fn script_applied(reply: &[String]) -> Result<Applied, StoreError> {
+    let seq = reply.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let reply = reply.get(2).map(|r| parse::<Reply>(r)).transpose()?;
+    Ok(Applied::New { seq, events: vec![], reply })
+}
 
 /// A short random pause before reading again, so racing instances do not collide in lockstep.
 async fn pause(attempt: usize) {
